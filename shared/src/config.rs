@@ -1,0 +1,103 @@
+//! Typed configuration read from the environment. Every error names the
+//! variable so a misconfigured function says exactly what to fix.
+
+use std::str::FromStr;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {name} is required but not set")]
+    Missing { name: &'static str },
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// A source of variables: the process environment in production, a map in tests.
+pub trait Vars {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Vars for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Vars for [(&str, &str)] {
+    fn var(&self, name: &str) -> Option<String> {
+        self.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
+/// An optional variable; set-but-empty counts as unset.
+pub fn optional(vars: &(impl Vars + ?Sized), name: &'static str) -> Option<String> {
+    vars.var(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+pub fn required(vars: &(impl Vars + ?Sized), name: &'static str) -> Result<String, ConfigError> {
+    optional(vars, name).ok_or(ConfigError::Missing { name })
+}
+
+/// An optional variable parsed into `T`, or `default` when unset.
+pub fn parsed<T>(
+    vars: &(impl Vars + ?Sized),
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    match optional(vars, name) {
+        None => Ok(default),
+        Some(raw) => raw.parse().map_err(|e: T::Err| ConfigError::Invalid {
+            name,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// A comma-separated list; empty items are dropped.
+pub fn list(vars: &(impl Vars + ?Sized), name: &'static str) -> Vec<String> {
+    optional(vars, name)
+        .map(|raw| {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_and_invalid_variables_are_named() {
+        let vars: &[(&str, &str)] = &[("PORT", "eighty"), ("EMPTY", "  ")];
+        assert_eq!(
+            required(vars, "EMPTY"),
+            Err(ConfigError::Missing { name: "EMPTY" })
+        );
+        let err = parsed::<u16>(vars, "PORT", 1).unwrap_err();
+        assert!(err.to_string().contains("PORT"), "{err}");
+        assert_eq!(parsed::<u16>(vars, "UNSET", 7), Ok(7));
+    }
+
+    #[test]
+    fn lists_are_trimmed() {
+        let vars: &[(&str, &str)] = &[("ORIGINS", " https://a.example , ,https://b.example")];
+        assert_eq!(
+            list(vars, "ORIGINS"),
+            vec!["https://a.example", "https://b.example"]
+        );
+    }
+}

@@ -1,0 +1,283 @@
+//! The database: settings from the environment, a small `deadpool-postgres`
+//! pool (Lambda serves one request per container), TLS with certificate
+//! verification to RDS / RDS Proxy, and timeouts on every connection.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::config::Host;
+use tokio_postgres::NoTls;
+
+use crate::config::{self, ConfigError, Vars};
+use crate::secrets::{Secrets, SecretsError};
+
+pub use deadpool_postgres::{Object as Connection, PoolError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    #[error("connection pool: {0}")]
+    Pool(String),
+    #[error(transparent)]
+    Postgres(#[from] tokio_postgres::Error),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DbTls {
+    /// Plain TCP: only for loopback and unix sockets.
+    Off,
+    /// TLS, verifying the server certificate against the public web roots
+    /// (RDS Proxy's certificates chain to them) plus an optional CA bundle
+    /// (the RDS CA bundle when connecting to an instance directly).
+    Verify { extra_ca_file: Option<PathBuf> },
+}
+
+/// How to reach PostgreSQL. `Debug` never shows the password
+/// (`tokio_postgres::Config` redacts it).
+#[derive(Clone, Debug)]
+pub struct DbSettings {
+    pub pg: tokio_postgres::Config,
+    pub tls: DbTls,
+    pub pool_max: usize,
+    pub statement_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+/// The shape of an RDS-managed credentials secret.
+#[derive(serde::Deserialize)]
+struct DbCredentials {
+    username: String,
+    password: String,
+}
+
+impl DbSettings {
+    /// From a connection URL, with the default timeouts and pool size.
+    pub fn from_url(url: &str) -> Result<Self, ConfigError> {
+        let pg: tokio_postgres::Config =
+            url.parse()
+                .map_err(|e: tokio_postgres::Error| ConfigError::Invalid {
+                    name: "DATABASE_URL",
+                    reason: e.to_string(),
+                })?;
+        let tls = if is_local(&pg) {
+            DbTls::Off
+        } else {
+            DbTls::Verify {
+                extra_ca_file: None,
+            }
+        };
+        Ok(Self {
+            pg,
+            tls,
+            pool_max: 2,
+            statement_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(2),
+        })
+    }
+
+    /// `DATABASE_URL`, or `DB_HOST` / `DB_PORT` / `DB_NAME` with the user and
+    /// password from the secret named by `secret_var` (RDS's JSON shape).
+    /// Tuning: `DB_TLS` (`off` | `verify`, default `verify` unless loopback),
+    /// `DB_CA_FILE`, `DB_POOL_MAX`, `DB_STATEMENT_TIMEOUT_MS`, `DB_CONNECT_TIMEOUT_MS`.
+    pub async fn from_env(
+        vars: &(impl Vars + ?Sized),
+        secrets: &Secrets,
+        secret_var: &'static str,
+    ) -> Result<Self, DbError> {
+        let mut settings = match config::optional(vars, "DATABASE_URL") {
+            Some(url) => Self::from_url(&url)?,
+            None => {
+                let host = config::required(vars, "DB_HOST")?;
+                let port = config::parsed(vars, "DB_PORT", 5432u16)?;
+                let dbname = config::required(vars, "DB_NAME")?;
+                let secret_id = config::required(vars, secret_var)?;
+                let creds: DbCredentials = secrets.get_json(&secret_id).await?;
+                let mut pg = tokio_postgres::Config::new();
+                pg.host(&host)
+                    .port(port)
+                    .dbname(&dbname)
+                    .user(&creds.username)
+                    .password(creds.password);
+                let mut settings = Self::from_url("postgres://localhost")?;
+                settings.tls = if is_local(&pg) {
+                    DbTls::Off
+                } else {
+                    DbTls::Verify {
+                        extra_ca_file: None,
+                    }
+                };
+                settings.pg = pg;
+                settings
+            }
+        };
+        let extra_ca_file = config::optional(vars, "DB_CA_FILE").map(PathBuf::from);
+        settings.tls = match config::optional(vars, "DB_TLS").as_deref() {
+            None => match settings.tls {
+                DbTls::Verify { .. } => DbTls::Verify { extra_ca_file },
+                DbTls::Off => DbTls::Off,
+            },
+            Some("off") => DbTls::Off,
+            Some("verify") => DbTls::Verify { extra_ca_file },
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "DB_TLS",
+                    reason: format!("expected off or verify, got {other:?}"),
+                }
+                .into())
+            }
+        };
+        settings.pool_max = config::parsed(vars, "DB_POOL_MAX", settings.pool_max)?;
+        settings.statement_timeout = Duration::from_millis(config::parsed(
+            vars,
+            "DB_STATEMENT_TIMEOUT_MS",
+            settings.statement_timeout.as_millis() as u64,
+        )?);
+        settings.connect_timeout = Duration::from_millis(config::parsed(
+            vars,
+            "DB_CONNECT_TIMEOUT_MS",
+            settings.connect_timeout.as_millis() as u64,
+        )?);
+        Ok(settings)
+    }
+
+    /// The driver config with the per-connection timeouts applied.
+    fn driver_config(&self) -> tokio_postgres::Config {
+        let mut pg = self.pg.clone();
+        pg.connect_timeout(self.connect_timeout);
+        // Startup options cost no extra round trip and cannot be forgotten.
+        pg.options(format!(
+            "-c statement_timeout={} -c idle_in_transaction_session_timeout={}",
+            self.statement_timeout.as_millis(),
+            self.statement_timeout.as_millis().max(1000) * 2
+        ));
+        if pg.get_application_name().is_none() {
+            pg.application_name("flux");
+        }
+        pg
+    }
+
+    fn tls_connector(&self) -> Result<Option<tokio_postgres_rustls::MakeRustlsConnect>, DbError> {
+        let DbTls::Verify { extra_ca_file } = &self.tls else {
+            return Ok(None);
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(path) = extra_ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| DbError::Tls(format!("{}: {e}", path.display())))?;
+            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+                let cert = cert.map_err(|e| DbError::Tls(format!("{}: {e}", path.display())))?;
+                roots.add(cert).map_err(|e| DbError::Tls(e.to_string()))?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| DbError::Tls(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Some(tokio_postgres_rustls::MakeRustlsConnect::new(config)))
+    }
+
+    /// A small pool; connections are made lazily, so building it never blocks.
+    pub fn pool(&self) -> Result<Pool, DbError> {
+        let pg = self.driver_config();
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match self.tls_connector()? {
+            Some(tls) => Manager::from_config(pg, tls, manager_config),
+            None => Manager::from_config(pg, NoTls, manager_config),
+        };
+        Pool::builder(manager)
+            .max_size(self.pool_max)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(self.connect_timeout))
+            .create_timeout(Some(self.connect_timeout))
+            .recycle_timeout(Some(self.connect_timeout))
+            .build()
+            .map_err(|e| DbError::Pool(e.to_string()))
+    }
+
+    /// One connection outside any pool (migrations, administration).
+    pub async fn connect(&self) -> Result<tokio_postgres::Client, DbError> {
+        let pg = self.driver_config();
+        let client = match self.tls_connector()? {
+            Some(tls) => {
+                let (client, connection) = pg.connect(tls).await?;
+                tokio::spawn(log_connection_end(connection));
+                client
+            }
+            None => {
+                let (client, connection) = pg.connect(NoTls).await?;
+                tokio::spawn(log_connection_end(connection));
+                client
+            }
+        };
+        Ok(client)
+    }
+}
+
+async fn log_connection_end<F>(connection: F)
+where
+    F: std::future::Future<Output = Result<(), tokio_postgres::Error>>,
+{
+    if let Err(e) = connection.await {
+        tracing::warn!(error = %e, "database connection ended with an error");
+    }
+}
+
+fn is_local(pg: &tokio_postgres::Config) -> bool {
+    pg.get_hosts().iter().all(|host| match host {
+        Host::Unix(_) => true,
+        Host::Tcp(name) => matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1"),
+    })
+}
+
+/// True when the error means the database is unreachable or overloaded
+/// (a 503), rather than a bug in a query (a 500).
+pub fn is_unavailable(error: &PoolError) -> bool {
+    match error {
+        PoolError::Timeout(_) | PoolError::Closed | PoolError::NoRuntimeSpecified => true,
+        PoolError::Backend(e) => e.is_closed() || e.as_db_error().is_none(),
+        PoolError::PostCreateHook(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_urls_default_to_plain_and_remote_to_verified_tls() {
+        let local = DbSettings::from_url("postgres://app:pw@127.0.0.1:5432/flux").unwrap();
+        assert_eq!(local.tls, DbTls::Off);
+        let remote = DbSettings::from_url("postgres://app:pw@db.example.internal/flux").unwrap();
+        assert!(matches!(remote.tls, DbTls::Verify { .. }));
+        assert!(!format!("{local:?}").contains("pw@"), "{local:?}");
+    }
+
+    #[tokio::test]
+    async fn host_settings_need_the_credentials_secret() {
+        let vars: &[(&str, &str)] = &[("DB_HOST", "proxy.example.internal"), ("DB_NAME", "flux")];
+        let err = DbSettings::from_env(vars, &Secrets::env(), "DB_SECRET_ID")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("DB_SECRET_ID"), "{err}");
+    }
+
+    #[test]
+    fn every_connection_gets_a_statement_timeout() {
+        let mut settings = DbSettings::from_url("postgres://app@127.0.0.1/flux").unwrap();
+        settings.statement_timeout = Duration::from_millis(1500);
+        let options = settings.driver_config().get_options().unwrap().to_string();
+        assert!(options.contains("statement_timeout=1500"), "{options}");
+    }
+}

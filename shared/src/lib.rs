@@ -1,0 +1,13 @@
+//! What two or more Flux functions need: configuration, secrets, the database
+//! pool, tenant context, HTTP conventions (problems, request ids, CORS, JSON),
+//! route tables, passwords and telemetry.
+
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod passwords;
+pub mod problem;
+pub mod routes;
+pub mod secrets;
+pub mod telemetry;
+pub mod tenant;
