@@ -1,1 +1,140 @@
-fn main() {}
+//! `cargo run --release -p flux-local`: the whole Flux backend on one machine.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use flux_local::database::LocalDatabase;
+use flux_local::stack::{RunningStack, StackOptions};
+use flux_local::{database, seed};
+
+#[derive(Parser)]
+#[command(about = "Runs the Flux backend locally: PostgreSQL, an S3 endpoint and the API")]
+struct Cli {
+    /// Port of the API.
+    #[arg(long, env = "FLUX_LOCAL_PORT", default_value_t = 3000, global = true)]
+    port: u16,
+    /// Port of the S3 endpoint.
+    #[arg(
+        long,
+        env = "FLUX_LOCAL_S3_PORT",
+        default_value_t = 9000,
+        global = true
+    )]
+    s3_port: u16,
+    /// Where the database, objects and generated secrets are kept between runs.
+    #[arg(
+        long,
+        env = "FLUX_LOCAL_DATA_DIR",
+        default_value = ".flux-local",
+        global = true
+    )]
+    data_dir: PathBuf,
+    /// An existing PostgreSQL to use (its user runs the migrations) instead of a private one.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
+    /// An external S3 endpoint instead of the built-in one (it fires no events to csv-ingest).
+    #[arg(long, env = "FLUX_LOCAL_S3_ENDPOINT", global = true)]
+    s3_endpoint: Option<String>,
+    /// Browser origins allowed by CORS, comma separated.
+    #[arg(
+        long,
+        env = "ALLOWED_ORIGINS",
+        default_value = "http://localhost:5173,http://127.0.0.1:5173",
+        value_delimiter = ',',
+        global = true
+    )]
+    allowed_origins: Vec<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and S3 endpoint (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Create a demo restaurant, its owner and a sample CSV, and print the credentials.
+    Seed,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut cli = Cli::parse();
+    flux_shared::telemetry::init();
+    if cli.database_url.is_none() {
+        if let Err(e) = database::binaries_available() {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    }
+    std::fs::create_dir_all(&cli.data_dir)?;
+    match cli.command.take().unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli).await,
+        Command::Migrate => {
+            let mut db =
+                LocalDatabase::bring_up(&cli.data_dir.canonicalize()?, cli.database_url.as_deref())
+                    .await?;
+            println!("applied: {:?}", db.migrations.applied);
+            println!("schema version: {:?}", db.migrations.version);
+            db.stop().await;
+            Ok(())
+        }
+        Command::Seed => {
+            let data_dir = cli.data_dir.canonicalize()?;
+            let mut db = LocalDatabase::bring_up(&data_dir, cli.database_url.as_deref()).await?;
+            let result = seed::seed(&db.app, &data_dir).await;
+            db.stop().await;
+            let report = result?;
+            let what = if report.created {
+                "created"
+            } else {
+                "already there"
+            };
+            println!(
+                "demo restaurant {what}: {} ({})",
+                seed::DEMO_RESTAURANT,
+                report.restaurant_id
+            );
+            println!("email:    {}", seed::DEMO_EMAIL);
+            println!("password: {}", seed::DEMO_PASSWORD);
+            println!("sample CSV: {}", report.sample_csv.display());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(cli: Cli) -> anyhow::Result<()> {
+    let stack = RunningStack::start(StackOptions {
+        api_port: cli.port,
+        s3_port: cli.s3_port,
+        data_dir: cli.data_dir,
+        database_url: cli.database_url,
+        s3_endpoint: cli.s3_endpoint,
+        allowed_origins: cli.allowed_origins,
+        on_object_created: None,
+    })
+    .await?;
+    println!("API: {}", stack.api_url);
+    println!("S3: {} (bucket {})", stack.s3.url, stack.s3.bucket);
+    println!("DATABASE_URL: {}", stack.database.human_url);
+    if !stack.database.migrations.applied.is_empty() {
+        println!(
+            "migrations applied: {}",
+            stack.database.migrations.applied.join(", ")
+        );
+    }
+    wait_for_signal().await;
+    eprintln!("shutting down");
+    stack.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -31,6 +31,11 @@ impl Route {
         format!("{} {}", self.method, self.path)
     }
 
+    /// Whether `path` fits this route's template.
+    pub fn fits(&self, path: &str) -> bool {
+        self.params(path).is_some()
+    }
+
     /// The path parameters when `path` fits this route's template.
     fn params(&self, path: &str) -> Option<Params> {
         let mut template = self.path.split('/');

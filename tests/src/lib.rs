@@ -1,1 +1,215 @@
+//! The test harness: one throwaway PostgreSQL per test run (started from the
+//! installed binaries, or `DATABASE_URL` when set), a migrated template
+//! database, one fresh database per test cloned from it, and the whole local
+//! stack spawned in-process on free ports.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use flux_local::postgres::{Auth, PgCluster};
+use flux_local::s3::ObjectCreatedHandler;
+use flux_local::stack::{RunningStack, StackOptions};
+use flux_migrate::APP_ROLE;
+use flux_shared::db::DbSettings;
+use tokio::sync::OnceCell;
+
+/// Per process, so two runs against one `DATABASE_URL` do not collide.
+fn template_name() -> String {
+    format!("flux_template_{}", std::process::id())
+}
+const OWNER: &str = "flux_owner";
+
+/// The server every test of this run shares.
+struct TestServer {
+    /// A superuser URL without the database name, ending in `/`.
+    base_url: String,
+    /// Kept for the life of the process; its server stops when we exit.
+    _cluster: Option<PgCluster>,
+}
+
+static SERVER: OnceCell<TestServer> = OnceCell::const_new();
+
+async fn server() -> &'static TestServer {
+    SERVER.get_or_init(start_server).await
+}
+
+async fn start_server() -> TestServer {
+    let (base_url, cluster) = match std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        Some(url) => {
+            let base = url
+                .rsplit_once('/')
+                .map(|(b, _)| format!("{b}/"))
+                .expect("DATABASE_URL has a path");
+            (base, None)
+        }
+        None => {
+            let dir = scratch_dir("pg");
+            let mut cluster =
+                PgCluster::new(&dir, Auth::Trust, false).expect("PostgreSQL binaries");
+            cluster.init().expect("initdb");
+            cluster.start(0).await.expect("start PostgreSQL");
+            let base = cluster.superuser_url("");
+            (base, Some(cluster))
+        }
+    };
+    let admin = connect(&format!("{base_url}postgres")).await;
+    let template = template_name();
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {template}"),
+        format!(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{OWNER}') THEN
+                 CREATE ROLE {OWNER} LOGIN CREATEROLE;
+               END IF;
+             END $$"
+        ),
+        format!("CREATE DATABASE {template} OWNER {OWNER}"),
+    ] {
+        admin
+            .batch_execute(&statement)
+            .await
+            .expect("create the template database");
+    }
+    let owner_url = with_user(&format!("{base_url}{template}"), OWNER);
+    let mut owner = connect(&owner_url).await;
+    flux_migrate::migrate(&mut owner)
+        .await
+        .expect("migrate the template");
+    drop(owner);
+    TestServer {
+        base_url,
+        _cluster: cluster,
+    }
+}
+
+/// A fresh, migrated database of its own for one test.
+pub struct TestDb {
+    pub name: String,
+    /// The owner role (runs migrations, owns the tables; still under FORCEd RLS).
+    pub owner_url: String,
+    /// A superuser, for looking across restaurants in assertions.
+    pub superuser_url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let server = server().await;
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let admin = connect(&format!("{}postgres", server.base_url)).await;
+        admin
+            .batch_execute(&format!(
+                "CREATE DATABASE {name} TEMPLATE {} OWNER {OWNER}",
+                template_name()
+            ))
+            .await
+            .expect("clone the template");
+        let superuser_url = format!("{}{name}", server.base_url);
+        Self {
+            owner_url: with_user(&superuser_url, OWNER),
+            superuser_url,
+            name,
+        }
+    }
+
+    /// Settings for the application role (no ownership, no BYPASSRLS).
+    pub fn app_settings(&self) -> DbSettings {
+        DbSettings::from_url(&with_user(&self.owner_url, APP_ROLE)).expect("valid URL")
+    }
+
+    pub async fn superuser(&self) -> tokio_postgres::Client {
+        connect(&self.superuser_url).await
+    }
+
+    pub async fn app(&self) -> tokio_postgres::Client {
+        self.app_settings()
+            .connect()
+            .await
+            .expect("connect as the app role")
+    }
+}
+
+/// The local stack on free ports, over a fresh database, with ObjectCreated
+/// events going to `on_object_created` when given.
+pub async fn spawn_stack(
+    db: &TestDb,
+    on_object_created: Option<ObjectCreatedHandler>,
+) -> RunningStack {
+    RunningStack::start(StackOptions {
+        api_port: 0,
+        s3_port: 0,
+        data_dir: scratch_dir("stack"),
+        database_url: Some(db.owner_url.clone()),
+        s3_endpoint: None,
+        allowed_origins: vec!["http://localhost:5173".into()],
+        on_object_created,
+    })
+    .await
+    .expect("start the local stack")
+}
+
+/// A handler that forwards every ObjectCreated event to a channel.
+pub fn event_channel() -> (
+    ObjectCreatedHandler,
+    tokio::sync::mpsc::UnboundedReceiver<aws_lambda_events::s3::S3Event>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let handler: ObjectCreatedHandler = Arc::new(move |event| {
+        let _ = tx.send(event);
+        Box::pin(async {})
+    });
+    (handler, rx)
+}
+
+/// A directory under the system temp dir, readable by the `postgres` user
+/// when we are root. Directories of earlier runs whose process is gone are
+/// removed first, so repeated runs do not fill the disk.
+pub fn scratch_dir(kind: &str) -> PathBuf {
+    let root = std::env::temp_dir().join("flux-tests");
+    std::fs::create_dir_all(&root).expect("temp dir");
+    clean_stale(&root);
+    let dir = root.join(format!(
+        "{}-{kind}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    use std::os::unix::fs::PermissionsExt;
+    for path in [&root, &dir] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod scratch dir");
+    }
+    dir
+}
+
+fn clean_stale(root: &std::path::Path) {
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only checks that the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn with_user(url: &str, user: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("URL has a scheme");
+    let host_part = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    format!("{scheme}://{user}@{host_part}")
+}
+
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+    tokio::spawn(connection);
+    client
+}

@@ -1,1 +1,103 @@
+//! `GET /health`: is the service up, and can it reach its database? Always
+//! answers within 2 s: the database check is bounded.
 
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Pool;
+use flux_shared::http::{self, HttpConfig, Request, Response, Routed};
+use flux_shared::problem::Problem;
+use flux_shared::routes::Route;
+use lambda_http::http::StatusCode;
+use serde::Serialize;
+
+pub const ROUTES: &[Route] = &[Route::get("/health")];
+
+/// How long the database check may take before it counts as failed.
+pub const CHECK_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// Built once per container.
+pub struct HealthState {
+    pub http: HttpConfig,
+    pub pool: Pool,
+}
+
+#[derive(Debug, Serialize)]
+struct HealthReport {
+    status: &'static str,
+    version: &'static str,
+    checks: Checks,
+}
+
+#[derive(Debug, Serialize)]
+struct Checks {
+    database: Check,
+}
+
+#[derive(Debug, Serialize)]
+struct Check {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+}
+
+pub async fn handle(state: &HealthState, req: Request) -> Response {
+    http::serve(&state.http, ROUTES, req, async |_routed: Routed, _req| {
+        health(state).await
+    })
+    .await
+}
+
+async fn health(state: &HealthState) -> Result<Response, Problem> {
+    let database = check_database(&state.pool).await;
+    let healthy = database.status == "ok";
+    let report = HealthReport {
+        status: if healthy { "ok" } else { "unavailable" },
+        version: env!("CARGO_PKG_VERSION"),
+        checks: Checks { database },
+    };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    http::json_response(status, &report)
+}
+
+async fn check_database(pool: &Pool) -> Check {
+    let started = Instant::now();
+    let probe = async {
+        let client = pool.get().await.map_err(|e| e.to_string())?;
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(())
+    };
+    let error = match tokio::time::timeout(CHECK_TIMEOUT, probe).await {
+        Ok(Ok(())) => {
+            return Check {
+                status: "ok",
+                latency_ms: Some((started.elapsed().as_secs_f64() * 1000.0 * 10.0).round() / 10.0),
+                error: None,
+            }
+        }
+        Ok(Err(cause)) => {
+            tracing::warn!(error = %cause, "database check failed");
+            "unreachable"
+        }
+        Err(_) => {
+            tracing::warn!(
+                timeout_ms = CHECK_TIMEOUT.as_millis() as u64,
+                "database check timed out"
+            );
+            "timeout"
+        }
+    };
+    Check {
+        status: "error",
+        latency_ms: None,
+        error: Some(error),
+    }
+}

@@ -1,0 +1,230 @@
+//! An S3-compatible endpoint on loopback, storing objects on disk (`s3s-fs`,
+//! which checks SigV4 signatures and presigned URLs like S3 does). After
+//! every object is created it sends the same `S3Event` that AWS delivers to
+//! csv-ingest, key URL-encoded and all, asynchronously like S3 invoking Lambda.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aws_lambda_events::s3::S3Event;
+use futures::future::BoxFuture;
+use http::{Method, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use s3s::auth::SimpleAuth;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Receives every ObjectCreated event, as csv-ingest's Lambda would.
+pub type ObjectCreatedHandler = Arc<dyn Fn(S3Event) -> BoxFuture<'static, ()> + Send + Sync>;
+
+pub const REGION: &str = "us-east-1";
+
+/// What a client needs to talk to the endpoint.
+#[derive(Clone, Debug)]
+pub struct S3Endpoint {
+    pub url: String,
+    pub bucket: String,
+    pub access_key: String,
+    pub secret_key: secrecy::SecretString,
+}
+
+/// Serves S3 on `listener` until `shutdown` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    root: PathBuf,
+    endpoint: S3Endpoint,
+    on_created: Option<ObjectCreatedHandler>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
+    std::fs::create_dir_all(root.join(&endpoint.bucket))?;
+    let fs = s3s_fs::FileSystem::new(&root)
+        .map_err(|e| anyhow::anyhow!("s3 storage at {}: {e:?}", root.display()))?;
+    let mut builder = S3ServiceBuilder::new(fs);
+    builder.set_auth(SimpleAuth::from_single(
+        endpoint.access_key.clone(),
+        endpoint.secret_key.expose_secret().to_string(),
+    ));
+    let notifier = Arc::new(Notifier {
+        service: builder.build(),
+        root,
+        on_created,
+    });
+    loop {
+        let (socket, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = shutdown.changed() => return Ok(()),
+        };
+        let notifier = notifier.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let notifier = notifier.clone();
+                async move { Ok::<_, Infallible>(notifier.handle(req, peer).await) }
+            });
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(socket), service)
+                .await;
+        });
+    }
+}
+
+struct Notifier {
+    service: S3Service,
+    root: PathBuf,
+    on_created: Option<ObjectCreatedHandler>,
+}
+
+impl Notifier {
+    async fn handle(
+        &self,
+        req: http::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> http::Response<s3s::Body> {
+        let event_name = creates_object(&req);
+        let path = req.uri().path().to_string();
+        let response = match self.service.call(req.map(s3s::Body::from)).await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::error!(error = ?e, "s3 request failed");
+                let mut response = http::Response::new(s3s::Body::empty());
+                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                response
+            }
+        };
+        tracing::info!(s3 = true, %path, status = response.status().as_u16(), "s3 request");
+        if let (Some(event_name), true) = (event_name, response.status().is_success()) {
+            let etag = response
+                .headers()
+                .get(http::header::ETAG)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim_matches('"').to_string())
+                .unwrap_or_default();
+            if let (Some(on_created), Some((bucket, key))) = (&self.on_created, split_path(&path)) {
+                let size = std::fs::metadata(self.root.join(&bucket).join(&key))
+                    .map(|m| m.len())
+                    .unwrap_or(0);
+                let event = object_created_event(event_name, &bucket, &key, size, &etag, peer);
+                tokio::spawn(on_created(event));
+            }
+        }
+        response
+    }
+}
+
+/// The event name when this request, if it succeeds, creates an object.
+fn creates_object(req: &http::Request<Incoming>) -> Option<&'static str> {
+    let query = req.uri().query().unwrap_or("");
+    let has = |name: &str| form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == name);
+    match *req.method() {
+        Method::PUT if has("partNumber") || has("uploadId") => None,
+        Method::PUT if req.headers().contains_key("x-amz-copy-source") => {
+            Some("ObjectCreated:Copy")
+        }
+        Method::PUT => Some("ObjectCreated:Put"),
+        Method::POST if has("uploadId") => Some("ObjectCreated:CompleteMultipartUpload"),
+        _ => None,
+    }
+}
+
+/// Bucket and decoded key of a path-style request path, `/bucket/key`.
+fn split_path(path: &str) -> Option<(String, String)> {
+    let (bucket, key) = path.trim_start_matches('/').split_once('/')?;
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .ok()
+            .map(|s| s.into_owned())
+    };
+    let key = decode(key)?;
+    (!key.is_empty()).then_some((decode(bucket)?, key))
+}
+
+/// S3's encoding of keys in event notifications: form encoding (a space is
+/// `+`) with `/` left as is.
+pub fn encode_event_key(key: &str) -> String {
+    form_urlencoded::byte_serialize(key.as_bytes())
+        .collect::<String>()
+        .replace("%2F", "/")
+}
+
+fn object_created_event(
+    event_name: &str,
+    bucket: &str,
+    key: &str,
+    size: u64,
+    etag: &str,
+    peer: SocketAddr,
+) -> S3Event {
+    let now = chrono::Utc::now();
+    let json = serde_json::json!({
+        "Records": [{
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": REGION,
+            "eventTime": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "eventName": event_name,
+            "userIdentity": {"principalId": "flux-local"},
+            "requestParameters": {"sourceIPAddress": peer.ip().to_string()},
+            "responseElements": {
+                "x-amz-request-id": uuid::Uuid::new_v4().simple().to_string(),
+                "x-amz-id-2": uuid::Uuid::new_v4().simple().to_string()
+            },
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": "csv-ingest",
+                "bucket": {
+                    "name": bucket,
+                    "ownerIdentity": {"principalId": "flux-local"},
+                    "arn": format!("arn:aws:s3:::{bucket}")
+                },
+                "object": {
+                    "key": encode_event_key(key),
+                    "size": size,
+                    "eTag": etag,
+                    "sequencer": format!("{:016X}", now.timestamp_nanos_opt().unwrap_or_default())
+                }
+            }
+        }]
+    });
+    serde_json::from_value(json).expect("the event literal matches aws_lambda_events' S3Event")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_keys_are_encoded_like_s3_does() {
+        assert_eq!(
+            encode_event_key("uploads/r 1/a=b+c.csv"),
+            "uploads/r+1/a%3Db%2Bc.csv"
+        );
+        assert_eq!(
+            split_path("/flux-uploads/uploads/r%201/x.csv"),
+            Some(("flux-uploads".into(), "uploads/r 1/x.csv".into()))
+        );
+        assert_eq!(split_path("/flux-uploads"), None);
+    }
+
+    #[test]
+    fn events_deserialize_into_the_lambda_type() {
+        let event = object_created_event(
+            "ObjectCreated:Put",
+            "b",
+            "k y.csv",
+            3,
+            "e",
+            "127.0.0.1:1".parse().unwrap(),
+        );
+        let record = &event.records[0];
+        assert_eq!(record.event_name.as_deref(), Some("ObjectCreated:Put"));
+        assert_eq!(record.s3.object.key.as_deref(), Some("k+y.csv"));
+        assert_eq!(record.s3.object.size, Some(3));
+        assert_eq!(record.s3.bucket.name.as_deref(), Some("b"));
+    }
+}

@@ -1,0 +1,149 @@
+//! The whole system on one machine: database, S3 endpoint with events, and
+//! the API routed to the same handlers the Lambdas run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use flux_health::HealthState;
+use flux_shared::http::HttpConfig;
+use futures::FutureExt;
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::database::LocalDatabase;
+use crate::gateway::{self, Function, Gateway};
+use crate::s3::{self, ObjectCreatedHandler, S3Endpoint};
+use crate::secrets::ensure_secret;
+
+pub const BUCKET: &str = "flux-uploads";
+pub const S3_ACCESS_KEY: &str = "flux-local";
+
+pub struct StackOptions {
+    /// 0 picks a free port.
+    pub api_port: u16,
+    /// 0 picks a free port.
+    pub s3_port: u16,
+    pub data_dir: PathBuf,
+    /// Use this database (as the owner role) instead of a private cluster.
+    pub database_url: Option<String>,
+    /// Use this S3 endpoint instead of the built-in one (no events are fired then).
+    pub s3_endpoint: Option<String>,
+    pub allowed_origins: Vec<String>,
+    /// Receives ObjectCreated events instead of csv-ingest (tests).
+    pub on_object_created: Option<ObjectCreatedHandler>,
+}
+
+pub struct RunningStack {
+    pub api_url: String,
+    pub s3: S3Endpoint,
+    pub database: LocalDatabase,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl RunningStack {
+    pub async fn start(options: StackOptions) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&options.data_dir)?;
+        let data_dir = options.data_dir.canonicalize()?;
+        let database = LocalDatabase::bring_up(&data_dir, options.database_url.as_deref()).await?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+
+        // Bind both ports before anything is announced, so a busy port fails fast.
+        let api_listener = bind(options.api_port, "API (--port)").await?;
+        let s3 = match &options.s3_endpoint {
+            Some(url) => S3Endpoint {
+                url: url.trim_end_matches('/').to_string(),
+                bucket: BUCKET.to_string(),
+                access_key: std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_default(),
+                secret_key: SecretString::from(
+                    std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_default(),
+                ),
+            },
+            None => {
+                let listener = bind(options.s3_port, "S3 (--s3-port)").await?;
+                let endpoint = S3Endpoint {
+                    url: format!("http://{}", listener.local_addr()?),
+                    bucket: BUCKET.to_string(),
+                    access_key: S3_ACCESS_KEY.to_string(),
+                    secret_key: ensure_secret(&data_dir.join("secrets"), "s3-secret-key")?,
+                };
+                let on_created = options
+                    .on_object_created
+                    .clone()
+                    .unwrap_or_else(csv_ingest_not_built);
+                tasks.push(tokio::spawn(s3::serve(
+                    listener,
+                    data_dir.join("s3"),
+                    endpoint.clone(),
+                    Some(on_created),
+                    shutdown_rx.clone(),
+                )));
+                endpoint
+            }
+        };
+
+        let http = HttpConfig {
+            allowed_origins: options.allowed_origins.clone(),
+        };
+        let health = Arc::new(HealthState {
+            http: http.clone(),
+            pool: database.app.pool()?,
+        });
+        let functions = vec![Function {
+            name: "health",
+            routes: flux_health::ROUTES,
+            handler: Arc::new(move |req| {
+                let state = health.clone();
+                async move { flux_health::handle(&state, req).await }.boxed()
+            }),
+        }];
+        let api_url = format!("http://{}", api_listener.local_addr()?);
+        let gateway = Arc::new(Gateway { functions, http });
+        tasks.push(tokio::spawn(gateway::serve(
+            api_listener,
+            gateway,
+            shutdown_rx,
+        )));
+
+        Ok(Self {
+            api_url,
+            s3,
+            database,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops serving, then stops the database if we started it.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        self.database.stop().await;
+    }
+}
+
+async fn bind(port: u16, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{port} for the {what}: {e}"))
+}
+
+/// Until csv-ingest exists, uploads are stored and the event is logged.
+fn csv_ingest_not_built() -> ObjectCreatedHandler {
+    Arc::new(|event| {
+        async move {
+            for record in event.records {
+                tracing::warn!(
+                    key = record.s3.object.key.as_deref().unwrap_or(""),
+                    "object created; csv-ingest is not part of this build yet, so it is not ingested"
+                );
+            }
+        }
+        .boxed()
+    })
+}

@@ -1,0 +1,8 @@
+//! End-to-end and database tests, in one binary so the throwaway
+//! PostgreSQL starts once per run.
+
+mod health;
+mod migrations;
+mod rls;
+mod s3_events;
+mod seed;
