@@ -6,10 +6,21 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use flux_shared::secrets::{file_name, SecretString};
+use flux_shared::secrets::{file_name, ExposeSecret, SecretString};
 
 /// The secret `id` from `dir`, generated (a v4 UUID: 122 random bits) if missing.
 pub fn ensure_secret(dir: &Path, id: &str) -> anyhow::Result<SecretString> {
+    ensure_secret_with(dir, id, || {
+        SecretString::from(uuid::Uuid::new_v4().simple().to_string())
+    })
+}
+
+/// The secret `id` from `dir`, made by `generate` if missing.
+pub fn ensure_secret_with(
+    dir: &Path,
+    id: &str,
+    generate: impl FnOnce() -> SecretString,
+) -> anyhow::Result<SecretString> {
     fs::create_dir_all(dir)?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
     let path = dir.join(file_name(id));
@@ -21,13 +32,13 @@ pub fn ensure_secret(dir: &Path, id: &str) -> anyhow::Result<SecretString> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e.into()),
     }
-    let value = uuid::Uuid::new_v4().simple().to_string();
+    let value = generate();
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(&path)?;
-    file.write_all(value.as_bytes())?;
-    Ok(SecretString::from(value))
+    file.write_all(value.expose_secret().as_bytes())?;
+    Ok(value)
 }

@@ -4,8 +4,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use flux_auth::keys::AuthKeys;
+use flux_auth::AuthState;
 use flux_health::HealthState;
 use flux_shared::http::HttpConfig;
+use flux_shared::secrets::Secrets;
+use flux_shared::tokens::TokenConfig;
 use futures::FutureExt;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
@@ -15,7 +19,10 @@ use tokio::task::JoinHandle;
 use crate::database::LocalDatabase;
 use crate::gateway::{self, Function, Gateway};
 use crate::s3::{self, ObjectCreatedHandler, S3Endpoint};
-use crate::secrets::ensure_secret;
+use crate::secrets::{ensure_secret, ensure_secret_with};
+
+/// The auth function's keys, generated once per data directory.
+pub const AUTH_KEYS_SECRET: &str = "auth-keys";
 
 pub const BUCKET: &str = "flux-uploads";
 pub const S3_ACCESS_KEY: &str = "flux-local";
@@ -37,6 +44,7 @@ pub struct StackOptions {
 
 pub struct RunningStack {
     pub api_url: String,
+    pub data_dir: PathBuf,
     pub s3: S3Endpoint,
     pub database: LocalDatabase,
     shutdown: watch::Sender<bool>,
@@ -88,19 +96,41 @@ impl RunningStack {
         let http = HttpConfig {
             allowed_origins: options.allowed_origins.clone(),
         };
+        let api_url = format!("http://{}", api_listener.local_addr()?);
+        // One pool for the process: locally every function shares it.
+        let pool = database.app.pool()?;
+        let secrets = Secrets::dir(data_dir.join("secrets"));
+        ensure_secret_with(&data_dir.join("secrets"), AUTH_KEYS_SECRET, || {
+            flux_auth::keys::generate_secret("local-1")
+        })?;
+        let tokens = TokenConfig {
+            issuer: api_url.clone(),
+            audience: "flux-api".to_string(),
+        };
+        let auth_keys = AuthKeys::from_secret(&secrets.get(AUTH_KEYS_SECRET).await?)?;
+        let auth = Arc::new(AuthState::new(http.clone(), pool.clone(), tokens, auth_keys).await?);
         let health = Arc::new(HealthState {
             http: http.clone(),
-            pool: database.app.pool()?,
+            pool,
         });
-        let functions = vec![Function {
-            name: "health",
-            routes: flux_health::ROUTES,
-            handler: Arc::new(move |req| {
-                let state = health.clone();
-                async move { flux_health::handle(&state, req).await }.boxed()
-            }),
-        }];
-        let api_url = format!("http://{}", api_listener.local_addr()?);
+        let functions = vec![
+            Function {
+                name: "auth",
+                routes: flux_auth::ROUTES,
+                handler: Arc::new(move |req| {
+                    let state = auth.clone();
+                    async move { flux_auth::handle(&state, req).await }.boxed()
+                }),
+            },
+            Function {
+                name: "health",
+                routes: flux_health::ROUTES,
+                handler: Arc::new(move |req| {
+                    let state = health.clone();
+                    async move { flux_health::handle(&state, req).await }.boxed()
+                }),
+            },
+        ];
         let gateway = Arc::new(Gateway { functions, http });
         tasks.push(tokio::spawn(gateway::serve(
             api_listener,
@@ -110,6 +140,7 @@ impl RunningStack {
 
         Ok(Self {
             api_url,
+            data_dir,
             s3,
             database,
             shutdown,

@@ -11,3 +11,4 @@ pub mod routes;
 pub mod secrets;
 pub mod telemetry;
 pub mod tenant;
+pub mod tokens;

@@ -213,3 +213,86 @@ pub async fn connect(url: &str) -> tokio_postgres::Client {
     tokio::spawn(connection);
     client
 }
+
+/// A JSON client for the stack's API.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    client: reqwest::Client,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: serde_json::Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+impl Api {
+    pub fn new(stack: &RunningStack) -> Self {
+        Self {
+            base: stack.api_url.clone(),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> Reply {
+        self.send(self.client.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    pub async fn get(&self, path: &str, bearer: Option<&str>) -> Reply {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    pub fn raw(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Registers a restaurant and its owner; returns the token response.
+    pub async fn register(&self, email: &str, restaurant: &str) -> serde_json::Value {
+        let reply = self
+            .post(
+                "/auth/register",
+                &serde_json::json!({
+                    "email": email,
+                    "password": STRONG_PASSWORD,
+                    "restaurant_name": restaurant,
+                    "timezone": "Europe/Paris"
+                }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        reply.body
+    }
+}
+
+/// A password every rule accepts.
+pub const STRONG_PASSWORD: &str = "violet-otter-juggles-42-plums";

@@ -1,6 +1,7 @@
 //! End-to-end and database tests, in one binary so the throwaway
 //! PostgreSQL starts once per run.
 
+mod auth;
 mod health;
 mod migrations;
 mod rls;

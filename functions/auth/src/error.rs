@@ -1,0 +1,66 @@
+//! The auth domain's errors and their one conversion to problem responses.
+
+use flux_shared::db::{is_unavailable, PoolError};
+use flux_shared::http::internal_error;
+use flux_shared::problem::{FieldError, Problem};
+use http::StatusCode;
+use lambda_http::http;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("too many failed sign-ins")]
+    Throttled { retry_after: u64 },
+    #[error("refresh token is invalid")]
+    InvalidRefreshToken,
+    #[error("the account no longer exists")]
+    AccountGone,
+    #[error("database pool: {0}")]
+    Pool(#[from] PoolError),
+    #[error("database: {0}")]
+    Database(#[from] tokio_postgres::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<AuthError> for Problem {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Invalid(errors) => Problem::validation(errors),
+            AuthError::EmailTaken => Problem::conflict("an account with this email already exists"),
+            AuthError::InvalidCredentials => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid-credentials",
+                "Invalid email or password",
+            )
+            .with_detail("Invalid email or password"),
+            AuthError::Throttled { retry_after } => Problem::too_many_requests(retry_after),
+            AuthError::InvalidRefreshToken => {
+                Problem::unauthorized("the refresh token is invalid, expired or revoked")
+            }
+            AuthError::AccountGone => Problem::unauthorized("the account no longer exists"),
+            AuthError::Pool(e) if is_unavailable(&e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Problem::unavailable()
+            }
+            AuthError::Database(e) if e.is_closed() || e.as_db_error().is_none() => {
+                tracing::warn!(error = %e, "database unavailable");
+                Problem::unavailable()
+            }
+            other => internal_error(&other),
+        }
+    }
+}
+
+/// Whether a database error is a unique violation of `constraint`.
+pub fn is_unique_violation(error: &tokio_postgres::Error, constraint: &str) -> bool {
+    error.as_db_error().is_some_and(|e| {
+        *e.code() == tokio_postgres::error::SqlState::UNIQUE_VIOLATION
+            && e.constraint() == Some(constraint)
+    })
+}

@@ -1,0 +1,198 @@
+//! Access tokens: RS256 JWTs with a `kid`. The auth function signs them;
+//! every protected route verifies them here and gets a typed [`Caller`].
+//! Verification accepts only RS256, the configured issuer and audience, and
+//! at most 30 s of clock skew.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::config::{self, ConfigError, Vars};
+use crate::http::Request;
+use crate::problem::Problem;
+use crate::tenant::RestaurantId;
+
+pub const LEEWAY_SECS: u64 = 30;
+pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Manager,
+    Staff,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Manager => "manager",
+            Role::Staff => "staff",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "owner" => Some(Role::Owner),
+            "manager" => Some(Role::Manager),
+            "staff" => Some(Role::Staff),
+            _ => None,
+        }
+    }
+}
+
+/// The claims of an access token (API.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: Uuid,
+    pub rid: Uuid,
+    pub role: Role,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: Uuid,
+}
+
+/// The verified caller of a protected route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: Uuid,
+    pub restaurant_id: RestaurantId,
+    pub role: Role,
+}
+
+/// Who issues tokens and for whom.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenConfig {
+    pub issuer: String,
+    pub audience: String,
+}
+
+impl TokenConfig {
+    /// `AUTH_ISSUER` (the API's base URL) and `AUTH_AUDIENCE` (default `flux-api`).
+    pub fn from_env(vars: &(impl Vars + ?Sized)) -> Result<Self, ConfigError> {
+        Ok(Self {
+            issuer: config::required(vars, "AUTH_ISSUER")?,
+            audience: config::optional(vars, "AUTH_AUDIENCE")
+                .unwrap_or_else(|| "flux-api".to_string()),
+        })
+    }
+}
+
+/// One public key, as configured for verifiers.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct PublicKeyPem {
+    pub kid: String,
+    pub public_key_pem: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token is not a well-formed JWT")]
+    Malformed,
+    #[error("the token's key id is missing or unknown")]
+    UnknownKey,
+    #[error("the token is invalid: {0}")]
+    Invalid(String),
+    #[error("invalid public key {kid}: {reason}")]
+    BadKey { kid: String, reason: String },
+}
+
+/// Verifies access tokens against every published key (so signing keys can
+/// rotate without signing everyone out).
+pub struct Verifier {
+    keys: HashMap<String, DecodingKey>,
+    validation: Validation,
+}
+
+impl Verifier {
+    pub fn new(config: &TokenConfig, public_keys: &[PublicKeyPem]) -> Result<Self, TokenError> {
+        let mut keys = HashMap::new();
+        for key in public_keys {
+            let decoding =
+                DecodingKey::from_rsa_pem(key.public_key_pem.as_bytes()).map_err(|e| {
+                    TokenError::BadKey {
+                        kid: key.kid.clone(),
+                        reason: e.to_string(),
+                    }
+                })?;
+            keys.insert(key.kid.clone(), decoding);
+        }
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.algorithms = vec![Algorithm::RS256];
+        validation.leeway = LEEWAY_SECS;
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_audience(&[&config.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        Ok(Self { keys, validation })
+    }
+
+    /// `AUTH_PUBLIC_KEYS`: a JSON list of `{"kid", "public_key_pem"}`.
+    pub fn from_env(vars: &(impl Vars + ?Sized)) -> Result<Self, ConfigError> {
+        let config = TokenConfig::from_env(vars)?;
+        let raw = config::required(vars, "AUTH_PUBLIC_KEYS")?;
+        let keys: Vec<PublicKeyPem> =
+            serde_json::from_str(&raw).map_err(|e| ConfigError::Invalid {
+                name: "AUTH_PUBLIC_KEYS",
+                reason: e.to_string(),
+            })?;
+        Self::new(&config, &keys).map_err(|e| ConfigError::Invalid {
+            name: "AUTH_PUBLIC_KEYS",
+            reason: e.to_string(),
+        })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != Algorithm::RS256 {
+            return Err(TokenError::Invalid(format!(
+                "algorithm {:?} is not accepted",
+                header.alg
+            )));
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.get(kid))
+            .ok_or(TokenError::UnknownKey)?;
+        jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| TokenError::Invalid(e.to_string()))
+    }
+
+    /// The caller behind a request's `Authorization: Bearer` header; 401
+    /// (with `www-authenticate: Bearer`) for anything else.
+    pub fn authenticate(&self, req: &Request) -> Result<Caller, Problem> {
+        let header = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .ok_or_else(|| Problem::unauthorized("a Bearer access token is required"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                let (scheme, token) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                Problem::unauthorized("the Authorization header must be `Bearer <token>`")
+            })?;
+        let claims = self.verify(token).map_err(|e| {
+            tracing::info!(reason = %e, "access token rejected");
+            Problem::unauthorized("the access token is invalid or expired")
+        })?;
+        Ok(Caller {
+            user_id: claims.sub,
+            restaurant_id: RestaurantId(claims.rid),
+            role: claims.role,
+        })
+    }
+}
