@@ -3,6 +3,7 @@
 
 mod auth;
 mod health;
+mod infrastructure;
 mod migrations;
 mod rls;
 mod s3_events;

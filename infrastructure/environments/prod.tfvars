@@ -1,0 +1,10 @@
+environment              = "prod"
+allowed_origins          = ["https://app.flux.dev"]
+db_instance_class        = "db.r7g.large"
+db_allocated_storage     = 100
+db_multi_az              = true
+db_deletion_protection   = true
+db_backup_retention_days = 30
+api_throttle_rate        = 500
+api_throttle_burst       = 1000
+alarm_email              = "oncall@flux.dev"

@@ -1,0 +1,2 @@
+environment     = "staging"
+allowed_origins = ["https://staging.app.flux.dev"]

@@ -1,0 +1,40 @@
+# The one table of functions and routes. A Rust test (tests/tests/integration/
+# infrastructure.rs) parses this file and fails when it and the code disagree:
+# a route the code serves that API Gateway does not send to the right
+# function, a route here that no handler serves, or a function crate without
+# a Lambda here.
+locals {
+  functions = {
+    auth = {
+      memory_mb            = 512
+      timeout_s            = 10
+      reserved_concurrency = 50
+      secrets              = ["db_app", "auth_keys"]
+    }
+    health = {
+      memory_mb            = 128
+      timeout_s            = 5
+      reserved_concurrency = 10
+      secrets              = ["db_app"]
+    }
+    migrate = {
+      memory_mb            = 256
+      timeout_s            = 300
+      reserved_concurrency = 1
+      secrets              = ["db_owner", "db_app"]
+    }
+  }
+
+  # authorized = true puts API Gateway's JWT authorizer in front of the route;
+  # the function verifies the token again either way.
+  routes = {
+    "GET /health"                           = { function = "health", authorized = false }
+    "POST /auth/register"                   = { function = "auth", authorized = false }
+    "POST /auth/login"                      = { function = "auth", authorized = false }
+    "POST /auth/refresh"                    = { function = "auth", authorized = false }
+    "POST /auth/logout"                     = { function = "auth", authorized = false }
+    "GET /auth/me"                          = { function = "auth", authorized = true }
+    "GET /.well-known/jwks.json"            = { function = "auth", authorized = false }
+    "GET /.well-known/openid-configuration" = { function = "auth", authorized = false }
+  }
+}
