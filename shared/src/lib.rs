@@ -12,3 +12,4 @@ pub mod secrets;
 pub mod telemetry;
 pub mod tenant;
 pub mod tokens;
+pub mod uploads;
