@@ -37,6 +37,29 @@ module "storage" {
   allowed_origins       = var.allowed_origins
   upload_retention_days = var.upload_retention_days
   kms_key_arn           = module.secrets.kms_key_arn
+  ingest_function_arn   = module.functions.functions["csv-ingest"].arn
+}
+
+# Only data-upload signs PUTs, only csv-ingest reads, and only under uploads/.
+data "aws_iam_policy_document" "data_upload" {
+  statement {
+    sid       = "SignUploadPuts"
+    actions   = ["s3:PutObject"]
+    resources = ["${module.storage.bucket_arn}/uploads/*"]
+  }
+  statement {
+    sid       = "EncryptUploads"
+    actions   = ["kms:GenerateDataKey"]
+    resources = [module.secrets.kms_key_arn]
+  }
+}
+
+data "aws_iam_policy_document" "csv_ingest" {
+  statement {
+    sid       = "ReadUploads"
+    actions   = ["s3:GetObject"]
+    resources = ["${module.storage.bucket_arn}/uploads/*"]
+  }
 }
 
 # The API exists before the functions so that they can name its URL as the
@@ -79,6 +102,7 @@ module "functions" {
     AUTH_AUDIENCE       = "flux-api"
     AUTH_PUBLIC_KEYS    = module.secrets.auth_public_keys_json
     ALLOWED_ORIGINS     = join(",", var.allowed_origins)
+    UPLOADS_BUCKET      = module.storage.bucket_name
   }
 }
 

@@ -5,6 +5,20 @@
 # a Lambda here.
 locals {
   functions = {
+    "csv-ingest" = {
+      memory_mb            = 1024
+      timeout_s            = 900
+      reserved_concurrency = 5 # bounds the load on the database
+      secrets              = ["db_app"]
+      async                = true
+      environment          = { DB_STATEMENT_TIMEOUT_MS = "900000", DB_POOL_MAX = "3" }
+    }
+    "data-upload" = {
+      memory_mb            = 256
+      timeout_s            = 10
+      reserved_concurrency = 50
+      secrets              = ["db_app"]
+    }
     auth = {
       memory_mb            = 512
       timeout_s            = 10
@@ -34,6 +48,10 @@ locals {
     "POST /auth/refresh"                    = { function = "auth", authorized = false }
     "POST /auth/logout"                     = { function = "auth", authorized = false }
     "GET /auth/me"                          = { function = "auth", authorized = true }
+    "POST /uploads"                         = { function = "data-upload", authorized = true }
+    "GET /uploads"                          = { function = "data-upload", authorized = true }
+    "GET /uploads/{id}"                     = { function = "data-upload", authorized = true }
+    "GET /uploads/{id}/errors"              = { function = "data-upload", authorized = true }
     "GET /.well-known/jwks.json"            = { function = "auth", authorized = false }
     "GET /.well-known/openid-configuration" = { function = "auth", authorized = false }
   }

@@ -4,13 +4,20 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use flux_auth::keys::AuthKeys;
 use flux_auth::AuthState;
+use flux_csv_ingest::IngestState;
+use flux_data_upload::{UploadState, DEFAULT_MAX_SIZE_BYTES};
 use flux_health::HealthState;
 use flux_shared::http::HttpConfig;
 use flux_shared::secrets::Secrets;
 use flux_shared::tokens::TokenConfig;
+use flux_shared::tokens::Verifier;
+use flux_shared::uploads::BucketConfig;
 use futures::FutureExt;
+use secrecy::ExposeSecret;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -26,6 +33,10 @@ pub const AUTH_KEYS_SECRET: &str = "auth-keys";
 
 pub const BUCKET: &str = "flux-uploads";
 pub const S3_ACCESS_KEY: &str = "flux-local";
+
+/// Lambda retries failed asynchronous invocations after about a minute;
+/// locally a few seconds keep the loop short.
+const RETRY_DELAY: Duration = Duration::from_secs(5);
 
 pub struct StackOptions {
     /// 0 picks a free port.
@@ -61,6 +72,7 @@ impl RunningStack {
 
         // Bind both ports before anything is announced, so a busy port fails fast.
         let api_listener = bind(options.api_port, "API (--port)").await?;
+        let mut s3_listener = None;
         let s3 = match &options.s3_endpoint {
             Some(url) => S3Endpoint {
                 url: url.trim_end_matches('/').to_string(),
@@ -72,24 +84,14 @@ impl RunningStack {
             },
             None => {
                 let listener = bind(options.s3_port, "S3 (--s3-port)").await?;
-                let endpoint = S3Endpoint {
-                    url: format!("http://{}", listener.local_addr()?),
+                let url = format!("http://{}", listener.local_addr()?);
+                s3_listener = Some(listener);
+                S3Endpoint {
+                    url,
                     bucket: BUCKET.to_string(),
                     access_key: S3_ACCESS_KEY.to_string(),
                     secret_key: ensure_secret(&data_dir.join("secrets"), "s3-secret-key")?,
-                };
-                let on_created = options
-                    .on_object_created
-                    .clone()
-                    .unwrap_or_else(csv_ingest_not_built);
-                tasks.push(tokio::spawn(s3::serve(
-                    listener,
-                    data_dir.join("s3"),
-                    endpoint.clone(),
-                    Some(on_created),
-                    shutdown_rx.clone(),
-                )));
-                endpoint
+                }
             }
         };
 
@@ -108,12 +110,59 @@ impl RunningStack {
             audience: "flux-api".to_string(),
         };
         let auth_keys = AuthKeys::from_secret(&secrets.get(AUTH_KEYS_SECRET).await?)?;
+        let verifier = Verifier::new(&tokens, &auth_keys.public_keys)?;
         let auth = Arc::new(AuthState::new(http.clone(), pool.clone(), tokens, auth_keys).await?);
+        let bucket = BucketConfig {
+            bucket: s3.bucket.clone(),
+            endpoint_url: Some(s3.url.clone()),
+        };
+        let s3_client =
+            bucket.client_with(s3::REGION, &s3.access_key, s3.secret_key.expose_secret());
+        let uploads = Arc::new(UploadState {
+            http: http.clone(),
+            pool: pool.clone(),
+            verifier,
+            s3: s3_client.clone(),
+            bucket: s3.bucket.clone(),
+            max_size_bytes: DEFAULT_MAX_SIZE_BYTES,
+        });
+        // Ingestion lands whole files in one statement sequence: a long timeout.
+        let mut ingest_db = database.app.clone();
+        ingest_db.statement_timeout = Duration::from_secs(900);
+        ingest_db.pool_max = 4;
+        let ingest = Arc::new(IngestState {
+            pool: ingest_db.pool()?,
+            s3: s3_client,
+            bucket: s3.bucket.clone(),
+            stale_after: Duration::from_secs(30),
+            heartbeat_every: Duration::from_secs(1),
+        });
+        if let Some(listener) = s3_listener {
+            let on_created = options
+                .on_object_created
+                .clone()
+                .unwrap_or_else(|| invoke_csv_ingest(ingest.clone()));
+            tasks.push(tokio::spawn(s3::serve(
+                listener,
+                data_dir.join("s3"),
+                s3.clone(),
+                Some(on_created),
+                shutdown_rx.clone(),
+            )));
+        }
         let health = Arc::new(HealthState {
             http: http.clone(),
             pool,
         });
         let functions = vec![
+            Function {
+                name: "data-upload",
+                routes: flux_data_upload::ROUTES,
+                handler: Arc::new(move |req| {
+                    let state = uploads.clone();
+                    async move { flux_data_upload::handle(&state, req).await }.boxed()
+                }),
+            },
             Function {
                 name: "auth",
                 routes: flux_auth::ROUTES,
@@ -164,16 +213,22 @@ async fn bind(port: u16, what: &str) -> anyhow::Result<TcpListener> {
         .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{port} for the {what}: {e}"))
 }
 
-/// Until csv-ingest exists, uploads are stored and the event is logged.
-fn csv_ingest_not_built() -> ObjectCreatedHandler {
-    Arc::new(|event| {
+/// Runs csv-ingest for each event the way S3 invokes a Lambda
+/// asynchronously: in the background, retried twice after a failure.
+fn invoke_csv_ingest(state: Arc<IngestState>) -> ObjectCreatedHandler {
+    Arc::new(move |event| {
+        let state = state.clone();
         async move {
-            for record in event.records {
-                tracing::warn!(
-                    key = record.s3.object.key.as_deref().unwrap_or(""),
-                    "object created; csv-ingest is not part of this build yet, so it is not ingested"
-                );
+            for attempt in 0..3u64 {
+                match flux_csv_ingest::handle(&state, event.clone()).await {
+                    Ok(()) => return,
+                    Err(e) => {
+                        tracing::warn!(error = %e, attempt, "csv-ingest failed; retrying");
+                        tokio::time::sleep(RETRY_DELAY * (attempt as u32 + 1)).await;
+                    }
+                }
             }
+            tracing::error!("csv-ingest gave up after 3 attempts");
         }
         .boxed()
     })

@@ -296,3 +296,97 @@ impl Api {
 
 /// A password every rule accepts.
 pub const STRONG_PASSWORD: &str = "violet-otter-juggles-42-plums";
+
+/// The owner's access token after registering a fresh restaurant.
+pub async fn owner_token(api: &Api, email: &str, restaurant: &str) -> String {
+    let body = api.register(email, restaurant).await;
+    body["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_string()
+}
+
+impl Api {
+    pub async fn post_auth(&self, path: &str, token: &str, body: &serde_json::Value) -> Reply {
+        self.send(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
+    /// POST /uploads, then PUT the bytes to the presigned URL with exactly
+    /// the headers the API said to send. Returns the upload id.
+    pub async fn upload(&self, token: &str, filename: &str, bytes: &[u8]) -> String {
+        let created = self
+            .post_auth(
+                "/uploads",
+                token,
+                &serde_json::json!({"filename": filename, "size_bytes": bytes.len(), "content_type": "text/csv"}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{:?}", created.body);
+        let mut put = self
+            .client
+            .put(created.body["upload_url"].as_str().unwrap())
+            .body(bytes.to_vec());
+        for (name, value) in created.body["upload_headers"].as_object().unwrap() {
+            put = put.header(name.as_str(), value.as_str().unwrap());
+        }
+        let response = put.send().await.expect("PUT");
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
+        created.body["upload"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// Polls GET /uploads/{id} until a final status (30 s at most).
+    pub async fn wait_final(&self, token: &str, id: &str) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let reply = self.get(&format!("/uploads/{id}"), Some(token)).await;
+            assert_eq!(reply.status, 200, "{:?}", reply.body);
+            let status = reply.body["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if ["completed", "completed_with_errors", "failed"].contains(&status.as_str()) {
+                return reply.body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still {status}: {:?}",
+                reply.body
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// An ingest state over the stack's database and S3, for driving csv-ingest
+/// directly (duplicate and concurrent events).
+pub fn ingest_state(db: &TestDb, stack: &RunningStack) -> flux_csv_ingest::IngestState {
+    use secrecy::ExposeSecret;
+    let bucket = flux_shared::uploads::BucketConfig {
+        bucket: stack.s3.bucket.clone(),
+        endpoint_url: Some(stack.s3.url.clone()),
+    };
+    let mut settings = db.app_settings();
+    settings.statement_timeout = std::time::Duration::from_secs(120);
+    flux_csv_ingest::IngestState {
+        pool: settings.pool().expect("pool"),
+        s3: bucket.client_with(
+            flux_local::s3::REGION,
+            &stack.s3.access_key,
+            stack.s3.secret_key.expose_secret(),
+        ),
+        bucket: stack.s3.bucket.clone(),
+        stale_after: std::time::Duration::from_secs(30),
+        heartbeat_every: std::time::Duration::from_millis(200),
+    }
+}

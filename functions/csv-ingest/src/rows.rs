@@ -117,9 +117,8 @@ impl RowParser {
 
         let order_id = row.required_text(Field::OrderId, 64);
         let item_name = row.required_text(Field::ItemName, 200);
-        let category = match row
-            .text(Field::Category)
-            .or_else(|| row.text(Field::MenuGroup))
+        let category_of = |f| row.text(f).filter(|c: &String| !c.trim().is_empty());
+        let category = match category_of(Field::Category).or_else(|| category_of(Field::MenuGroup))
         {
             Some(c) if c.trim().chars().count() > 100 => {
                 row.reject(Field::Category, &c, "must be at most 100 characters");

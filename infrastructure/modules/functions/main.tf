@@ -68,7 +68,7 @@ data "aws_iam_policy_document" "function" {
     }
   }
 
-  source_policy_documents = each.value.policy_json == null ? [] : [each.value.policy_json]
+  source_policy_documents = contains(keys(var.extra_policies), each.key) ? [var.extra_policies[each.key]] : []
 }
 
 resource "aws_iam_role_policy" "function" {
@@ -100,6 +100,7 @@ resource "aws_lambda_function" "this" {
     variables = merge(
       { for k, v in var.environment : k => v if !contains(keys(local.secret_env), k) },
       { for k, s in local.secret_env : k => var.environment[k] if contains(each.value.secrets, s) },
+      each.value.environment,
     )
   }
 

@@ -49,3 +49,9 @@ variable "environment" {
   description = "Environment variables; *_SECRET_ID variables reach only functions allowed to read that secret."
   type        = map(string)
 }
+
+variable "extra_policies" {
+  description = "Additional IAM policy JSON by function name (for example S3 access)."
+  type        = map(string)
+  default     = {}
+}

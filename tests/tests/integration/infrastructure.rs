@@ -12,6 +12,8 @@ use flux_shared::routes::Route;
 fn code_functions() -> BTreeMap<&'static str, &'static [Route]> {
     BTreeMap::from([
         ("auth", flux_auth::ROUTES),
+        ("csv-ingest", &[][..]),
+        ("data-upload", flux_data_upload::ROUTES),
         ("health", flux_health::ROUTES),
         ("migrate", &[][..]),
     ])
@@ -86,7 +88,15 @@ fn api_gateway_routes_match_the_handlers_exactly() {
 #[test]
 fn protected_routes_use_the_jwt_authorizer() {
     let routes = terraform_locals()["routes"].clone();
-    assert_eq!(routes["GET /auth/me"]["authorized"], true);
+    for protected in [
+        "GET /auth/me",
+        "POST /uploads",
+        "GET /uploads",
+        "GET /uploads/{id}",
+        "GET /uploads/{id}/errors",
+    ] {
+        assert_eq!(routes[protected]["authorized"], true, "{protected}");
+    }
     for public in [
         "GET /health",
         "POST /auth/login",

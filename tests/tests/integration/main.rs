@@ -8,3 +8,4 @@ mod migrations;
 mod rls;
 mod s3_events;
 mod seed;
+mod uploads;

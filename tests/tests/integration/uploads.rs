@@ -1,0 +1,622 @@
+//! Uploads end to end: register → POST /uploads → PUT to the presigned URL
+//! → S3 event → csv-ingest → poll until final → rows as CSV.md defines.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use flux_tests::{event_channel, ingest_state, owner_token, spawn_stack, Api, TestDb};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+
+async fn setup() -> (TestDb, flux_local::stack::RunningStack, Api, String) {
+    let db = TestDb::new().await;
+    let stack = spawn_stack(&db, None).await;
+    let api = Api::new(&stack);
+    let token = owner_token(&api, "owner@chez.example", "Chez Flux").await;
+    (db, stack, api, token)
+}
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+/// (order_id, ordered_at UTC, subtotal, discount, tax, total, item_count, payment)
+type TxRow = (
+    String,
+    String,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    i32,
+    String,
+);
+
+async fn transactions(db: &TestDb) -> Vec<TxRow> {
+    let client = db.superuser().await;
+    client
+        .query(
+            "SELECT order_id, to_char(ordered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                    subtotal, discount, tax, total, item_count, payment_method::text
+             FROM transactions ORDER BY order_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7)))
+        .collect()
+}
+
+/// (order_id, item_name, category, quantity, unit_price, discount, tax, line_total)
+async fn items(
+    db: &TestDb,
+) -> Vec<(
+    String,
+    String,
+    Option<String>,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+)> {
+    let client = db.superuser().await;
+    client
+        .query(
+            "SELECT t.order_id, i.item_name, i.category, i.quantity, i.unit_price, i.discount, i.tax, i.line_total
+             FROM transaction_items i JOIN transactions t ON t.id = i.transaction_id
+             ORDER BY t.order_id, i.id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7)))
+        .collect()
+}
+
+const EXAMPLE: &str =
+    "order_id,ordered_at,item_name,category,quantity,unit_price,discount,tax,payment_method
+A-1001,2026-01-29 19:05,Margherita,Pizza,2,12.50,0,2.10,card
+A-1001,2026-01-29 19:05,Tiramisu,Dessert,1,6.00,1.00,0.50,card
+A-1002,2026-01-29 19:17,\"Soup, of the day\",Starters,1,$7.25,,0.61,cash
+";
+
+#[tokio::test]
+async fn a_clean_file_is_ingested_exactly_as_csv_md_defines() {
+    let (db, stack, api, token) = setup().await;
+    let id = api
+        .upload(&token, "sales-2026-01.csv", EXAMPLE.as_bytes())
+        .await;
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(upload["status"], "completed", "{upload}");
+    assert_eq!(upload["filename"], "sales-2026-01.csv");
+    assert_eq!(upload["size_bytes"], EXAMPLE.len());
+    assert_eq!(
+        (
+            &upload["rows_total"],
+            &upload["rows_ingested"],
+            &upload["rows_rejected"],
+            &upload["rows_duplicate"]
+        ),
+        (&json!(3), &json!(3), &json!(0), &json!(0))
+    );
+    assert_eq!(upload["transactions_ingested"], 2);
+    assert_eq!(upload["error"], Value::Null);
+    assert!(upload["started_at"].is_string() && upload["finished_at"].is_string());
+
+    // Europe/Paris is UTC+1 in January.
+    assert_eq!(
+        transactions(&db).await,
+        vec![
+            (
+                "A-1001".into(),
+                "2026-01-29T18:05:00Z".into(),
+                d("31.00"),
+                d("1.00"),
+                d("2.60"),
+                d("32.60"),
+                2,
+                "card".into()
+            ),
+            (
+                "A-1002".into(),
+                "2026-01-29T18:17:00Z".into(),
+                d("7.25"),
+                d("0.00"),
+                d("0.61"),
+                d("7.86"),
+                1,
+                "cash".into()
+            ),
+        ]
+    );
+    let lines = items(&db).await;
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0].1, "Margherita");
+    assert_eq!(
+        (lines[0].3, lines[0].4, lines[0].7),
+        (d("2"), d("12.5"), d("25.00"))
+    );
+    assert_eq!(lines[2].1, "Soup, of the day");
+
+    let list = api.get("/uploads", Some(&token)).await;
+    assert_eq!(list.body["items"][0]["id"], id.as_str());
+    assert_eq!(list.body["next_cursor"], Value::Null);
+    let errors = api
+        .get(&format!("/uploads/{id}/errors"), Some(&token))
+        .await;
+    assert_eq!(errors.body, json!({"items": [], "next_cursor": null}));
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn messy_files_bom_crlf_quoted_newlines_thousands_and_blank_lines() {
+    let (db, stack, api, token) = setup().await;
+    let messy = "\u{feff}Order ID,Ordered At,Item Name,Category,Qty,Price,Discount,Tax,Payment Method\r\n\
+                 \r\n\
+                 M-1,2026-01-29 19:05,\"Chef's \"\"special\"\"\r\nplatter\",Mains,1,\"$1,234.50\",0,98.76,Card\r\n\
+                 \r\n\
+                 M-2,01/29/2026 7:30 PM,Water,,2,$2.00,,,\r\n";
+    let id = api.upload(&token, "messy.csv", messy.as_bytes()).await;
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(upload["status"], "completed", "{upload}");
+    assert_eq!(upload["rows_total"], 2);
+    let tx = transactions(&db).await;
+    assert_eq!(tx[0].2, d("1234.50"));
+    assert_eq!(tx[0].5, d("1333.26"));
+    assert_eq!(tx[1].1, "2026-01-29T18:30:00Z");
+    assert_eq!(tx[1].7, "other");
+    let lines = items(&db).await;
+    assert_eq!(lines[0].1, "Chef's \"special\"\r\nplatter");
+    assert_eq!(lines[1].2, None);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn semicolons_with_decimal_commas_and_windows_1252() {
+    let (db, stack, api, token) = setup().await;
+    let semicolon = "order_id;ordered_at;item_name;quantity;unit_price;tax\nS-1;2026-01-29 19:05;Café;2;1.234,50;0,61\n";
+    let id = api.upload(&token, "eu.csv", semicolon.as_bytes()).await;
+    assert_eq!(api.wait_final(&token, &id).await["status"], "completed");
+    let mut latin: Vec<u8> =
+        b"order_id,ordered_at,item_name,quantity,unit_price\nW-1,2026-01-29 19:05,Cr".to_vec();
+    latin.extend_from_slice(b"\xe8me br\xfbl\xe9e,1,\x805.00\n");
+    let id = api.upload(&token, "windows.csv", &latin).await;
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(upload["status"], "completed", "{upload}");
+    let lines = items(&db).await;
+    assert_eq!((lines[0].1.as_str(), lines[0].7), ("Café", d("2469.00")));
+    assert_eq!((lines[1].1.as_str(), lines[1].4), ("Crème brûlée", d("5")));
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn square_and_toast_exports_are_mapped() {
+    let (db, stack, api, token) = setup().await;
+    let square = "Date,Time,Time Zone,Category,Item,Qty,Price Point Name,SKU,Modifiers Applied,Gross Sales,Discounts,Net Sales,Tax,Transaction ID,Payment ID,Device Name,Notes,Details,Event Type,Location,Dining Option,Customer ID,Customer Name,Customer Reference ID,Unit,Count,Itemization Type,Card Brand,PAN Suffix
+2026-01-29,19:05:00,Pacific Time (US & Canada),Pizza,Margherita,2,Regular,,,$25.00,($1.00),$24.00,$2.10,SQ-1,P1,iPad,,,Payment,Main,For Here,,,,,,,Visa,1234
+2026-01-29,19:05:00,Pacific Time (US & Canada),Drinks,Soda,1,Regular,,,$3.00,$0.00,$3.00,$0.25,SQ-1,P1,iPad,,,Payment,Main,For Here,,,,,,,Visa,1234
+2026-01-29,20:00:00,Pacific Time (US & Canada),Pizza,Margherita,1,Regular,,,$12.50,$0.00,$12.50,$1.05,SQ-2,P2,iPad,,,Refund,Main,For Here,,,,,,,,
+";
+    let id = api
+        .upload(&token, "square-items.csv", square.as_bytes())
+        .await;
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(upload["status"], "completed_with_errors", "{upload}");
+    assert_eq!(
+        (&upload["rows_ingested"], &upload["rows_rejected"]),
+        (&json!(2), &json!(1))
+    );
+    let errors = api
+        .get(&format!("/uploads/{id}/errors"), Some(&token))
+        .await;
+    assert_eq!(errors.body["items"][0]["line"], 4);
+    assert_eq!(
+        errors.body["items"][0]["message"],
+        "refunds are not supported"
+    );
+    let tx = transactions(&db).await;
+    // 19:05 in Los Angeles (UTC-8) is 03:05 UTC the next day.
+    assert_eq!(
+        tx[0],
+        (
+            "SQ-1".into(),
+            "2026-01-30T03:05:00Z".into(),
+            d("28.00"),
+            d("1.00"),
+            d("2.35"),
+            d("29.35"),
+            2,
+            "card".into()
+        )
+    );
+
+    let toast = "Location,Order Id,Order #,Sent Date,Order Date,Check Id,Server,Table,Dining Area,Service,Dining Option,Item Selection Id,Item Id,Master Id,SKU,PLU,Menu Item,Menu Subgroup(s),Menu Group,Menu,Sales Category,Gross Price,Discount,Net Price,Qty,Tax,Void?,Deferred,Tax Exempt,Tax Inclusion Option,Dining Option Tax,Tab Name
+Main,T-100,1,01/29/2026 19:10,01/29/2026 19:05,C1,Ann,4,Patio,Dinner,Dine In,S1,I1,M1,,,Burger,,Mains,Dinner,Food,30.00,3.00,27.00,2,2.50,false,false,false,,,
+Main,T-100,1,01/29/2026 19:10,01/29/2026 19:05,C1,Ann,4,Patio,Dinner,Dine In,S2,I2,M2,,,Fries,,Sides,Dinner,,4.00,0.00,4.00,1,0.34,false,false,false,,,
+Main,T-100,1,01/29/2026 19:10,01/29/2026 19:05,C1,Ann,4,Patio,Dinner,Dine In,S3,I3,M3,,,Shake,,Drinks,Dinner,Beverage,6.00,0.00,6.00,1,0.50,true,false,false,,,
+";
+    let id = api
+        .upload(&token, "ItemSelectionDetails.csv", toast.as_bytes())
+        .await;
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(upload["status"], "completed", "{upload}");
+    assert_eq!(
+        (
+            &upload["rows_total"],
+            &upload["rows_ingested"],
+            &upload["rows_rejected"]
+        ),
+        (&json!(3), &json!(2), &json!(0))
+    );
+    let lines = items(&db).await;
+    let burger = lines.iter().find(|l| l.1 == "Burger").unwrap();
+    assert_eq!(
+        (burger.2.as_deref(), burger.4, burger.7),
+        (Some("Food"), d("15"), d("30.00"))
+    );
+    let fries = lines.iter().find(|l| l.1 == "Fries").unwrap();
+    assert_eq!(fries.2.as_deref(), Some("Sides"));
+    assert!(
+        !lines.iter().any(|l| l.1 == "Shake"),
+        "voided lines are skipped"
+    );
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn whole_file_failures_have_one_clear_error_and_write_nothing() {
+    let (db, stack, api, token) = setup().await;
+    let cases: [(&str, &[u8], &str); 4] = [
+        (
+            "missing.csv",
+            b"ordered_at,item_name,quantity,unit_price\n2026-01-29 19:05,x,1,2\n",
+            "missing required column: order_id",
+        ),
+        (
+            "image.csv",
+            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10",
+            "the file is not a CSV file (it contains binary data)",
+        ),
+        (
+            "header.csv",
+            b"order_id,ordered_at,item_name,quantity,unit_price\r\n",
+            "the file has a header row but no data rows",
+        ),
+        ("blank.csv", b"\r\n\r\n", "the file is empty"),
+    ];
+    for (name, bytes, error) in cases {
+        let id = api.upload(&token, name, bytes).await;
+        let upload = api.wait_final(&token, &id).await;
+        assert_eq!(upload["status"], "failed", "{name}: {upload}");
+        assert_eq!(upload["error"], error, "{name}");
+        assert_eq!(upload["rows_ingested"], 0);
+    }
+    assert!(transactions(&db).await.is_empty());
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_file_where_every_row_is_bad_fails_and_lists_its_rows() {
+    let (db, stack, api, token) = setup().await;
+    let bad = "order_id,ordered_at,item_name,quantity,unit_price\nB-1,someday,x,1,2\nB-2,2026-01-29 19:05,y,abc,2\n,2026-01-29 19:05,z,1,2\nB-4,2026-01-29 19:05,w,1\n";
+    let id = api.upload(&token, "bad.csv", bad.as_bytes()).await;
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(upload["status"], "failed", "{upload}");
+    assert_eq!(upload["error"], "no valid rows");
+    assert_eq!(
+        (&upload["rows_total"], &upload["rows_rejected"]),
+        (&json!(4), &json!(4))
+    );
+    let errors = api
+        .get(&format!("/uploads/{id}/errors?limit=2"), Some(&token))
+        .await;
+    assert_eq!(errors.body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        errors.body["items"][0],
+        json!({"line": 2, "column": "ordered_at", "value": "someday",
+        "message": "is not a date-time (use 2026-01-29 19:05, 01/29/2026 7:05 PM, or RFC 3339)"})
+    );
+    assert_eq!(errors.body["items"][1]["column"], "quantity");
+    let cursor = errors.body["next_cursor"].as_str().unwrap();
+    let rest = api
+        .get(
+            &format!("/uploads/{id}/errors?cursor={cursor}"),
+            Some(&token),
+        )
+        .await;
+    let lines: Vec<i64> = rest.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_i64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![4, 5]);
+    assert_eq!(
+        rest.body["items"][1]["message"],
+        "expected 5 fields, found 4"
+    );
+    assert_eq!(rest.body["next_cursor"], Value::Null);
+    assert!(transactions(&db).await.is_empty());
+    let bad_limit = api
+        .get(&format!("/uploads/{id}/errors?limit=500"), Some(&token))
+        .await;
+    assert_eq!(bad_limit.status, 400);
+    let bad_cursor = api
+        .get(&format!("/uploads/{id}/errors?cursor=nope"), Some(&token))
+        .await;
+    assert_eq!(bad_cursor.status, 400);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn disagreeing_rows_and_already_ingested_orders() {
+    let (db, stack, api, token) = setup().await;
+    let first = "order_id,ordered_at,item_name,quantity,unit_price\nD-1,2026-01-29 19:05,a,1,1\nD-1,2026-01-29 19:06,b,1,1\nD-2,2026-01-29 19:07,c,1,1\n";
+    let id = api.upload(&token, "first.csv", first.as_bytes()).await;
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(upload["status"], "completed_with_errors", "{upload}");
+    assert_eq!(
+        (&upload["rows_ingested"], &upload["rows_rejected"]),
+        (&json!(2), &json!(1))
+    );
+    let errors = api
+        .get(&format!("/uploads/{id}/errors"), Some(&token))
+        .await;
+    assert_eq!(errors.body["items"][0]["line"], 3);
+    assert!(errors.body["items"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("first row of order D-1"));
+
+    let second = "order_id,ordered_at,item_name,quantity,unit_price\nD-2,2026-01-29 19:07,c,1,1\nD-3,2026-01-29 19:08,d,2,1\n";
+    let id = api.upload(&token, "second.csv", second.as_bytes()).await;
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(upload["status"], "completed", "{upload}");
+    assert_eq!(
+        (
+            &upload["rows_ingested"],
+            &upload["rows_duplicate"],
+            &upload["transactions_ingested"]
+        ),
+        (&json!(1), &json!(1), &json!(1))
+    );
+    assert_eq!(transactions(&db).await.len(), 3);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_same_object_put_twice_is_ingested_once() {
+    let (db, stack, api, token) = setup().await;
+    let created = api
+        .post_auth(
+            "/uploads",
+            &token,
+            &json!({"filename": "twice.csv", "size_bytes": EXAMPLE.len()}),
+        )
+        .await;
+    let url = created.body["upload_url"].as_str().unwrap().to_string();
+    let id = created.body["upload"]["id"].as_str().unwrap().to_string();
+    for _ in 0..2 {
+        let response = api
+            .raw()
+            .put(&url)
+            .header("content-type", "text/csv")
+            .body(EXAMPLE)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        api.wait_final(&token, &id).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(
+        (&upload["status"], &upload["rows_ingested"]),
+        (&json!("completed"), &json!(3))
+    );
+    assert_eq!(transactions(&db).await.len(), 2);
+    assert_eq!(items(&db).await.len(), 3);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_same_event_delivered_twice_and_concurrently_is_ingested_once() {
+    let db = TestDb::new().await;
+    let (handler, mut events) = event_channel();
+    let stack = spawn_stack(&db, Some(handler)).await;
+    let api = Api::new(&stack);
+    let token = owner_token(&api, "owner@race.example", "Race").await;
+    let id = api.upload(&token, "race.csv", EXAMPLE.as_bytes()).await;
+    let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let state = ingest_state(&db, &stack);
+    let (a, b) = tokio::join!(
+        flux_csv_ingest::handle(&state, event.clone()),
+        flux_csv_ingest::handle(&state, event.clone())
+    );
+    // One ingests; the other finds it busy (and Lambda would retry) or done.
+    assert!(a.is_ok() || b.is_ok(), "{a:?} {b:?}");
+    flux_csv_ingest::handle(&state, event.clone())
+        .await
+        .expect("a late duplicate is a no-op");
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(
+        (&upload["status"], &upload["rows_ingested"]),
+        (&json!("completed"), &json!(3))
+    );
+    assert_eq!(transactions(&db).await.len(), 2);
+    assert_eq!(items(&db).await.len(), 3);
+
+    // Keys that are not uploads, or uploads that do not exist, are dropped.
+    let mut stray = event.clone();
+    stray.records[0].s3.object.key = Some("uploads/not-a-uuid/x.csv".into());
+    flux_csv_ingest::handle(&state, stray)
+        .await
+        .expect("dropped");
+    let mut unknown = event;
+    unknown.records[0].s3.object.key = Some(format!(
+        "uploads/{}/{}.csv",
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4()
+    ));
+    flux_csv_ingest::handle(&state, unknown)
+        .await
+        .expect("dropped");
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn uploads_are_invisible_to_other_restaurants() {
+    let (_db, stack, api, token) = setup().await;
+    let other = owner_token(&api, "other@rival.example", "Rival").await;
+    let id = api.upload(&token, "mine.csv", EXAMPLE.as_bytes()).await;
+    api.wait_final(&token, &id).await;
+    for path in [format!("/uploads/{id}"), format!("/uploads/{id}/errors")] {
+        let reply = api.get(&path, Some(&other)).await;
+        assert_eq!(reply.status, 404, "{path}");
+        assert_eq!(reply.header("content-type"), "application/problem+json");
+    }
+    assert_eq!(
+        api.get("/uploads", Some(&other)).await.body["items"],
+        json!([])
+    );
+    assert_eq!(
+        api.get("/uploads/not-a-uuid", Some(&token)).await.status,
+        404
+    );
+    assert_eq!(
+        api.get(&format!("/uploads/{}", uuid::Uuid::new_v4()), Some(&token))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(api.get("/uploads", None).await.status, 401);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn upload_requests_are_validated_and_urls_are_bounded() {
+    let (db, stack, api, token) = setup().await;
+    let cases = [
+        (
+            json!({"filename": "sales.xlsx", "size_bytes": 10}),
+            400,
+            "filename",
+        ),
+        (
+            json!({"filename": "sales.csv", "size_bytes": 0}),
+            400,
+            "size_bytes",
+        ),
+        (json!({"filename": "sales.csv"}), 400, "size_bytes"),
+        (
+            json!({"filename": "sales.csv", "size_bytes": "ten"}),
+            400,
+            "size_bytes",
+        ),
+        (
+            json!({"filename": "sales.csv", "size_bytes": (1i64 << 30) + 1}),
+            413,
+            "",
+        ),
+    ];
+    for (body, status, field) in cases {
+        let reply = api.post_auth("/uploads", &token, &body).await;
+        assert_eq!(reply.status, status, "{body} {:?}", reply.body);
+        if !field.is_empty() {
+            assert_eq!(reply.body["errors"][0]["field"], field, "{body}");
+        }
+    }
+    assert_eq!(
+        api.send(
+            api.raw()
+                .post(format!("{}/uploads", api.base))
+                .json(&json!({"filename": "a.csv", "size_bytes": 1}))
+        )
+        .await
+        .status,
+        401
+    );
+
+    let created = api
+        .post_auth(
+            "/uploads",
+            &token,
+            &json!({"filename": "Sales.CSV", "size_bytes": 10}),
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    assert_eq!(created.header("cache-control"), "no-store");
+    assert_eq!(created.body["upload_method"], "PUT");
+    assert_eq!(
+        created.body["upload_headers"],
+        json!({"content-type": "text/csv"})
+    );
+    assert_eq!(created.body["upload"]["status"], "awaiting_upload");
+    let url = created.body["upload_url"].as_str().unwrap();
+    assert!(url.contains("X-Amz-Expires=900"), "{url}");
+    // A body of another size than the one signed is refused by the store.
+    let too_big = api
+        .raw()
+        .put(url)
+        .header("content-type", "text/csv")
+        .body(vec![b'x'; 11])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_big.status().as_u16(), 403);
+
+    // An upload whose URL expired with no file is reported expired.
+    let id = created.body["upload"]["id"].as_str().unwrap();
+    db.superuser()
+        .await
+        .execute(
+            "UPDATE data_uploads SET url_expires_at = now() - interval '1 second'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        api.get(&format!("/uploads/{id}"), Some(&token)).await.body["status"],
+        "expired"
+    );
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn upload_lists_are_paginated_newest_first() {
+    let (_db, stack, api, token) = setup().await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let reply = api
+            .post_auth(
+                "/uploads",
+                &token,
+                &json!({"filename": format!("f{i}.csv"), "size_bytes": 5}),
+            )
+            .await;
+        ids.push(reply.body["upload"]["id"].as_str().unwrap().to_string());
+    }
+    let page = api.get("/uploads?limit=2", Some(&token)).await;
+    let first: Vec<&str> = page.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(first, vec![ids[2].as_str(), ids[1].as_str()]);
+    let cursor = page.body["next_cursor"].as_str().unwrap();
+    let next = api
+        .get(&format!("/uploads?limit=2&cursor={cursor}"), Some(&token))
+        .await;
+    assert_eq!(next.body["items"][0]["id"], ids[0].as_str());
+    assert_eq!(next.body["next_cursor"], Value::Null);
+    assert_eq!(api.get("/uploads?limit=0", Some(&token)).await.status, 400);
+    stack.shutdown().await;
+}
