@@ -93,13 +93,17 @@ CREATE TABLE data_uploads (
     transactions_ingested  bigint NOT NULL DEFAULT 0,
     error                  text,
     url_expires_at         timestamptz NOT NULL,
-    -- Refreshed by the worker while it ingests; a stale one may be taken over.
+    -- Exactly-once ingestion: the invocation that claims an upload stamps it
+    -- with its claim id and refreshes heartbeat_at while it works; a retry
+    -- may take over a stale claim, and only the current claim may finish.
+    claim_id               uuid,
     heartbeat_at           timestamptz,
     created_at             timestamptz NOT NULL DEFAULT now(),
     started_at             timestamptz,
     finished_at            timestamptz
 );
 CREATE INDEX data_uploads_restaurant_idx ON data_uploads (restaurant_id, created_at DESC, id DESC);
+CREATE INDEX data_uploads_restaurant_key_idx ON data_uploads (restaurant_id, s3_key);
 
 CREATE TABLE data_upload_errors (
     upload_id      uuid NOT NULL REFERENCES data_uploads (id) ON DELETE CASCADE,
@@ -114,10 +118,15 @@ CREATE TABLE data_upload_errors (
 );
 CREATE INDEX data_upload_errors_restaurant_idx ON data_upload_errors (restaurant_id, upload_id, line);
 
+-- Sales are bulk-loaded (hundreds of thousands of rows per upload), so the
+-- two sales tables skip per-row foreign-key checks, which cost more than the
+-- inserts themselves: row-level security pins every row to its restaurant,
+-- and csv-ingest, the only writer, inserts an upload's items in the same
+-- statement as the transactions they belong to.
 CREATE TABLE transactions (
     id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    restaurant_id   uuid NOT NULL REFERENCES restaurants (id) ON DELETE CASCADE,
-    upload_id       uuid REFERENCES data_uploads (id) ON DELETE SET NULL,
+    restaurant_id   uuid NOT NULL,
+    upload_id       uuid,
     order_id        text NOT NULL CHECK (char_length(order_id) BETWEEN 1 AND 64),
     ordered_at      timestamptz NOT NULL,
     subtotal        numeric(12,2) NOT NULL,
@@ -134,8 +143,8 @@ CREATE INDEX transactions_upload_idx ON transactions (restaurant_id, upload_id);
 
 CREATE TABLE transaction_items (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    restaurant_id   uuid NOT NULL REFERENCES restaurants (id) ON DELETE CASCADE,
-    transaction_id  uuid NOT NULL REFERENCES transactions (id) ON DELETE CASCADE,
+    restaurant_id   uuid NOT NULL,
+    transaction_id  uuid NOT NULL,
     item_name       text NOT NULL CHECK (char_length(item_name) BETWEEN 1 AND 200),
     category        text CHECK (char_length(category) <= 100),
     quantity        numeric(10,3) NOT NULL CHECK (quantity > 0),

@@ -1,6 +1,8 @@
 //! Benchmarks that print their figures, each against the local stack in
 //! one run. `cargo run --release -p flux-bench -- auth`
 
+mod ingest;
+
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
@@ -21,16 +23,24 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         logins: usize,
     },
+    /// CSV ingestion through the local stack, against `psql \copy` of the same file.
+    Ingest {
+        /// Data rows to generate (about 3 per order).
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    flux_shared::telemetry::init();
     match Cli::parse().command {
         Command::Auth { logins } => auth(logins).await,
+        Command::Ingest { rows } => ingest::run(rows).await,
     }
 }
 
-async fn start_stack() -> anyhow::Result<(RunningStack, tempfile::TempDir)> {
+pub(crate) async fn start_stack() -> anyhow::Result<(RunningStack, tempfile::TempDir)> {
     let dir = tempfile::Builder::new().prefix("flux-bench-").tempdir()?;
     // PostgreSQL runs as the `postgres` user when we are root: let it in.
     std::fs::set_permissions(

@@ -206,6 +206,15 @@ impl PgCluster {
                 "unix_socket_directories=",
             ])
             .args(["-c", "max_connections=200"])
+            // Room for bulk ingestion without constant checkpoints.
+            .args([
+                "-c",
+                "shared_buffers=256MB",
+                "-c",
+                "max_wal_size=4GB",
+                "-c",
+                "checkpoint_timeout=15min",
+            ])
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(io("log"))?)
             .stderr(log);

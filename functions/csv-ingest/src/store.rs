@@ -152,7 +152,7 @@ pub async fn fail(pool: &Pool, claim: &Claim, message: &str) -> Result<(), Store
     let mut client = pool.get().await?;
     with_tenant(&mut client, claim.key.restaurant, async |tx| {
         tx.execute(
-            "UPDATE data_uploads SET status = 'failed', error = $3, finished_at = now(), heartbeat_at = now()
+            "UPDATE data_uploads SET status = 'failed', error = $3, finished_at = clock_timestamp(), heartbeat_at = clock_timestamp()
              WHERE id = $1 AND claim_id = $2 AND status = 'processing'",
             &[&claim.key.upload, &claim.claim_id, &message],
         )
@@ -208,6 +208,14 @@ pub async fn land<E: std::fmt::Display>(
     mut lines: mpsc::Receiver<Vec<Line>>,
     parsed: tokio::task::JoinHandle<Result<ParseSummary, E>>,
 ) -> Result<Landed, StoreError> {
+    let started = std::time::Instant::now();
+    let phase = |name: &str| {
+        tracing::info!(
+            phase = name,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "ingest phase done"
+        )
+    };
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     tx.execute(
@@ -215,6 +223,8 @@ pub async fn land<E: std::fmt::Display>(
         &[&claim.key.restaurant.0.to_string()],
     )
     .await?;
+    // Sorting and grouping a whole file in memory instead of on disk.
+    tx.batch_execute("SET LOCAL work_mem = '128MB'").await?;
     tx.batch_execute(STAGING).await?;
     let sink = tx
         .copy_in(
@@ -257,6 +267,9 @@ pub async fn land<E: std::fmt::Display>(
         }
     }
     writer.finish().await?;
+    phase("parsed and staged");
+    // Fresh statistics, or the planner guesses a tiny table.
+    tx.batch_execute("ANALYZE ingest_rows").await?;
     let summary = match parsed.await {
         Ok(Ok(summary)) => summary,
         Ok(Err(problem)) => return Ok(Landed::FileProblem(problem.to_string())),
@@ -285,6 +298,7 @@ pub async fn land<E: std::fmt::Display>(
          DELETE FROM ingest_rows r USING ingest_disagree d WHERE r.line = d.line;",
     )
     .await?;
+    phase("checked orders");
     let disagree_count: i64 = tx
         .query_one("SELECT count(*) FROM ingest_disagree", &[])
         .await?
@@ -323,34 +337,49 @@ pub async fn land<E: std::fmt::Display>(
         .query_one("SELECT count(*) FROM ingest_rows", &[])
         .await?
         .get(0);
+    // One row per order, with time-ordered ids (UUIDv7 layout: this
+    // moment's milliseconds, then a counter) so index inserts append
+    // instead of scattering across the index.
+    tx.batch_execute(
+        "CREATE TEMP TABLE ingest_orders ON COMMIT DROP AS
+         SELECT (p.prefix || lpad(to_hex(row_number() OVER (ORDER BY g.order_id)), 16, '0'))::uuid AS id, g.*
+         FROM (SELECT order_id, min(ordered_at) AS ordered_at, sum(line_total) AS subtotal,
+                      sum(discount) AS discount, sum(tax) AS tax, count(*) AS item_count,
+                      (array_agg(payment_method ORDER BY line))[1] AS payment_method
+               FROM ingest_rows GROUP BY order_id) g,
+              (SELECT lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7000'
+                 AS prefix) p",
+    )
+    .await?;
+    phase("grouped orders");
     // Orders this restaurant already has (earlier uploads, or a concurrent
-    // one) are not inserted again: ON CONFLICT DO NOTHING, and their rows
-    // count as duplicates.
-    let transactions_ingested = tx
-        .execute(
-            "INSERT INTO transactions (restaurant_id, upload_id, order_id, ordered_at, subtotal, discount, tax, total,
-                                       item_count, payment_method)
-             SELECT $1, $2, order_id, min(ordered_at), sum(line_total), sum(discount), sum(tax),
-                    sum(line_total) - sum(discount) + sum(tax), count(*),
-                    (array_agg(payment_method ORDER BY line))[1]::payment_method
-             FROM ingest_rows
-             GROUP BY order_id
-             ON CONFLICT (restaurant_id, order_id) DO NOTHING",
+    // one) are not inserted again (ON CONFLICT DO NOTHING); their rows count
+    // as duplicates. Items go in with exactly the transactions inserted here.
+    let counts = tx
+        .query_one(
+            "WITH inserted AS (
+                 INSERT INTO transactions (id, restaurant_id, upload_id, order_id, ordered_at, subtotal, discount,
+                                           tax, total, item_count, payment_method)
+                 SELECT id, $1, $2, order_id, ordered_at, subtotal, discount, tax, subtotal - discount + tax,
+                        item_count, payment_method::payment_method
+                 FROM ingest_orders ORDER BY id
+                 ON CONFLICT (restaurant_id, order_id) DO NOTHING
+                 RETURNING id, order_id
+             ), items AS (
+                 INSERT INTO transaction_items (restaurant_id, transaction_id, item_name, category, quantity,
+                                                unit_price, discount, tax, line_total)
+                 SELECT $1, i.id, r.item_name, r.category, r.quantity, r.unit_price, r.discount, r.tax, r.line_total
+                 FROM ingest_rows r JOIN inserted i ON i.order_id = r.order_id
+                 ORDER BY i.id, r.line
+                 RETURNING 1
+             )
+             SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM items)",
             &[&rid, &upload],
         )
-        .await? as i64;
-    let rows_ingested = tx
-        .execute(
-            "INSERT INTO transaction_items (restaurant_id, transaction_id, item_name, category, quantity, unit_price,
-                                            discount, tax, line_total)
-             SELECT $1, t.id, r.item_name, r.category, r.quantity, r.unit_price, r.discount, r.tax, r.line_total
-             FROM ingest_rows r
-             JOIN transactions t ON t.restaurant_id = $1 AND t.order_id = r.order_id AND t.upload_id = $2
-             ORDER BY r.line",
-            &[&rid, &upload],
-        )
-        .await? as i64;
-
+        .await?;
+    let transactions_ingested: i64 = counts.get(0);
+    let rows_ingested: i64 = counts.get(1);
+    phase("inserted items");
     let mut lines_col = Vec::with_capacity(errors.len());
     let mut columns_col: Vec<Option<String>> = Vec::with_capacity(errors.len());
     let mut values_col: Vec<Option<String>> = Vec::with_capacity(errors.len());
@@ -395,7 +424,7 @@ pub async fn land<E: std::fmt::Display>(
         .execute(
             "UPDATE data_uploads
              SET status = $3::text::upload_status, rows_total = $4, rows_ingested = $5, rows_rejected = $6,
-                 rows_duplicate = $7, transactions_ingested = $8, error = $9, finished_at = now(), heartbeat_at = now()
+                 rows_duplicate = $7, transactions_ingested = $8, error = $9, finished_at = clock_timestamp(), heartbeat_at = clock_timestamp()
              WHERE id = $1 AND claim_id = $2 AND status = 'processing'",
             &[
                 &upload,

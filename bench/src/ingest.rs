@@ -1,0 +1,256 @@
+//! `flux-bench ingest --rows N`: generates a realistic sales CSV, uploads it
+//! through a presigned URL to the local stack, waits for `completed`, and
+//! compares with `psql \copy` of the same file into a plain table in the
+//! same database.
+
+use std::io::Write;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const ITEMS: &[(&str, &str, u32)] = &[
+    ("Margherita", "Pizza", 1250),
+    ("Quattro Formaggi", "Pizza", 1400),
+    ("Diavola", "Pizza", 1350),
+    ("Soup, of the day", "Starters", 725),
+    ("Caesar Salad", "Starters", 975),
+    ("Burrata \"della casa\"", "Starters", 1100),
+    ("Lasagne", "Mains", 1650),
+    ("Risotto ai funghi", "Mains", 1550),
+    ("Tiramisu", "Dessert", 600),
+    ("Panna Cotta", "Dessert", 650),
+    ("Espresso", "Drinks", 250),
+    ("House Red (glass)", "Drinks", 700),
+    ("Sparkling Water", "Drinks", 300),
+];
+const PAYMENTS: &[&str] = &["card", "card", "card", "cash", "mobile", "gift_card"];
+
+/// A deterministic generator (xorshift), so runs are comparable.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_string()
+    }
+}
+
+fn cents(value: u64) -> String {
+    format!("{}.{:02}", value / 100, value % 100)
+}
+
+/// Writes `rows` item lines, about 3 per order, and returns the byte size.
+fn generate(path: &std::path::Path, rows: u64) -> anyhow::Result<u64> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    writeln!(
+        out,
+        "order_id,ordered_at,item_name,category,quantity,unit_price,discount,tax,payment_method"
+    )?;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut written = 0;
+    let mut order = 0u64;
+    while written < rows {
+        order += 1;
+        let lines = (1 + rng.below(5)).min(rows - written);
+        let minute = order * 7 / 3;
+        let ordered_at = format!(
+            "2026-{:02}-{:02} {:02}:{:02}:00",
+            1 + (minute / 40_000) % 12,
+            1 + (minute / 1_440) % 28,
+            11 + (minute / 60) % 12,
+            minute % 60
+        );
+        let payment = PAYMENTS[rng.below(PAYMENTS.len() as u64) as usize];
+        for _ in 0..lines {
+            let (name, category, price) = ITEMS[rng.below(ITEMS.len() as u64) as usize];
+            let quantity = 1 + rng.below(3);
+            let discount = if rng.below(10) == 0 { 100 } else { 0 };
+            let tax = (price as u64 * quantity) / 12;
+            writeln!(
+                out,
+                "ORD-{order:08},{ordered_at},{},{category},{quantity},{},{},{},{payment}",
+                csv_field(name),
+                cents(price as u64),
+                cents(discount),
+                cents(tax)
+            )?;
+        }
+        written += lines;
+    }
+    out.flush()?;
+    Ok(std::fs::metadata(path)?.len())
+}
+
+/// Peak resident memory of this process since the last reset, in MiB.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+fn reset_peak_rss() {
+    // Writing 5 to clear_refs resets VmHWM to the current RSS (Linux ≥ 4.0).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+pub async fn run(rows: u64) -> anyhow::Result<()> {
+    let (stack, dir) = crate::start_stack().await?;
+    let file = dir.path().join("bench-sales.csv");
+    let started = Instant::now();
+    let size = generate(&file, rows)?;
+    eprintln!(
+        "generated {rows} rows, {:.1} MiB, in {:.1?}",
+        size as f64 / 1048576.0,
+        started.elapsed()
+    );
+
+    let client = reqwest::Client::new();
+    let registered: Value = client
+        .post(format!("{}/auth/register", stack.api_url))
+        .json(
+            &json!({"email": "bench@flux.example", "password": "violet-otter-juggles-42-plums",
+                      "restaurant_name": "Bench", "timezone": "Europe/Paris"}),
+        )
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = registered["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let created: Value = client
+        .post(format!("{}/uploads", stack.api_url))
+        .bearer_auth(&token)
+        .json(&json!({"filename": "bench-sales.csv", "size_bytes": size}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = created["upload"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let url = created["upload_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    let baseline_rss = rss_mib();
+    reset_peak_rss();
+    let wall = Instant::now();
+    // curl streams the file from disk, so the upload adds no memory here.
+    let put = tokio::process::Command::new("curl")
+        .args(["-sS", "-f", "-T"])
+        .arg(&file)
+        .args(["-H", "content-type: text/csv", &url])
+        .output()
+        .await?;
+    anyhow::ensure!(
+        put.status.success(),
+        "PUT failed: {}",
+        String::from_utf8_lossy(&put.stderr)
+    );
+    let upload = loop {
+        let upload: Value = client
+            .get(format!("{}/uploads/{id}", stack.api_url))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        match upload["status"].as_str() {
+            Some("completed") | Some("completed_with_errors") | Some("failed") => break upload,
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    let wall = wall.elapsed();
+    let peak = peak_rss_mib();
+    anyhow::ensure!(
+        upload["status"] == "completed",
+        "ingest did not complete: {upload}"
+    );
+    let started_at = chrono_secs(&upload["started_at"]);
+    let finished_at = chrono_secs(&upload["finished_at"]);
+    let ingest_secs = finished_at - started_at;
+
+    // psql \copy of the same file into a plain table with the same columns.
+    let url_psql = stack.database.human_url.clone();
+    let psql = |sql: &str| {
+        Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &url_psql, "-c", sql])
+            .output()
+    };
+    let create = psql(
+        "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (order_id text, ordered_at timestamptz,
+         item_name text, category text, quantity numeric, unit_price numeric, discount numeric, tax numeric,
+         payment_method text)",
+    )?;
+    anyhow::ensure!(
+        create.status.success(),
+        "{}",
+        String::from_utf8_lossy(&create.stderr)
+    );
+    let copy_started = Instant::now();
+    let copy = psql(&format!(
+        "\\copy bench_copy FROM '{}' WITH (FORMAT csv, HEADER true)",
+        file.display()
+    ))?;
+    let copy_secs = copy_started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        copy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
+    stack.shutdown().await;
+
+    let ours = rows as f64 / ingest_secs;
+    let theirs = rows as f64 / copy_secs;
+    println!("rows: {rows} ({:.1} MiB)", size as f64 / 1048576.0);
+    println!(
+        "flux ingest: {ingest_secs:.2} s in csv-ingest ({ours:.0} rows/s); {:.2} s wall from PUT to completed",
+        wall.as_secs_f64()
+    );
+    println!("peak RSS during upload + ingest: {peak:.1} MiB (process baseline before: {baseline_rss:.1} MiB)");
+    println!("psql \\copy into a plain table: {copy_secs:.2} s ({theirs:.0} rows/s)");
+    println!("ratio (ours / psql, rows/s): {:.2}", ours / theirs);
+    println!(
+        "ingested: {} rows, {} transactions",
+        upload["rows_ingested"], upload["transactions_ingested"]
+    );
+    Ok(())
+}
+
+fn chrono_secs(value: &Value) -> f64 {
+    value
+        .as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map_or(0.0, |t| t.timestamp_micros() as f64 / 1e6)
+}
