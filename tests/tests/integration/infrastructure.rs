@@ -150,3 +150,25 @@ fn every_module_documents_its_inputs_and_outputs() {
         }
     }
 }
+
+#[test]
+fn the_openapi_document_describes_exactly_the_served_routes() {
+    let text = std::fs::read_to_string(root().join("docs/openapi.json")).unwrap();
+    let spec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let documented: BTreeSet<String> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| format!("{} {path}", m.to_uppercase()))
+        })
+        .collect();
+    let served: BTreeSet<String> = code_functions()
+        .values()
+        .flat_map(|routes| routes.iter().map(|r| r.key()))
+        .collect();
+    assert_eq!(documented, served);
+}
