@@ -101,15 +101,27 @@ struct UploadView {
 }
 
 const UPLOAD_COLUMNS: &str = "id, filename, size_bytes, status::text, rows_total, rows_ingested, rows_rejected,
-     rows_duplicate, transactions_ingested, error, created_at, started_at, finished_at, url_expires_at";
+     rows_duplicate, transactions_ingested, error, created_at, started_at, finished_at, url_expires_at, heartbeat_at";
+
+/// A worker silent for longer than the longest Lambda run (15 minutes) is
+/// gone, and so are its retries: the upload will never finish.
+const ABANDONED_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(16);
 
 impl UploadView {
     fn from_row(row: &tokio_postgres::Row) -> Self {
         let mut status: String = row.get(3);
+        let mut error: Option<String> = row.get(9);
         let url_expires_at: DateTime<Utc> = row.get(13);
+        let heartbeat_at: Option<DateTime<Utc>> = row.get(14);
         // A URL that expired with no file: nothing will ever arrive.
         if status == "awaiting_upload" && url_expires_at < Utc::now() {
             status = "expired".to_string();
+        }
+        if status == "processing"
+            && heartbeat_at.is_some_and(|beat| Utc::now() - beat > ABANDONED_AFTER)
+        {
+            status = "failed".to_string();
+            error = Some("ingestion was interrupted; upload the file again".to_string());
         }
         Self {
             id: row.get(0),
@@ -121,7 +133,7 @@ impl UploadView {
             rows_rejected: row.get(6),
             rows_duplicate: row.get(7),
             transactions_ingested: row.get(8),
-            error: row.get(9),
+            error,
             created_at: row.get(10),
             started_at: row.get(11),
             finished_at: row.get(12),
