@@ -16,6 +16,7 @@ use deadpool_postgres::Pool;
 use flux_shared::uploads::UploadKey;
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use reader::FileProblem;
 use rows::{Outcome as RowOutcome, RowParser};
@@ -64,7 +65,10 @@ pub async fn handle(state: &IngestState, event: S3Event) -> Result<(), IngestErr
 pub async fn ingest(state: &IngestState, key: UploadKey) -> Result<(), IngestError> {
     let span =
         tracing::info_span!("ingest", upload_id = %key.upload, restaurant_id = %key.restaurant);
-    let _guard = span.enter();
+    ingest_claimed(state, key).instrument(span).await
+}
+
+async fn ingest_claimed(state: &IngestState, key: UploadKey) -> Result<(), IngestError> {
     let claim = match store::claim(&state.pool, key, state.stale_after).await? {
         Claimed::Mine(claim) => claim,
         Claimed::Busy => return Err(IngestError::Busy(key.upload)),
