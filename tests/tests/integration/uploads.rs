@@ -620,3 +620,53 @@ async fn upload_lists_are_paginated_newest_first() {
     assert_eq!(api.get("/uploads?limit=0", Some(&token)).await.status, 400);
     stack.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_live_claim_is_left_alone_and_a_stale_one_is_taken_over() {
+    let db = TestDb::new().await;
+    let (handler, mut events) = event_channel();
+    let stack = spawn_stack(&db, Some(handler)).await;
+    let api = Api::new(&stack);
+    let token = owner_token(&api, "owner@crash.example", "Crash").await;
+    let id = api.upload(&token, "crash.csv", EXAMPLE.as_bytes()).await;
+    let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let state = ingest_state(&db, &stack);
+    let superuser = db.superuser().await;
+
+    // Another invocation holds the upload and is alive: Lambda should retry later.
+    superuser
+        .execute(
+            "UPDATE data_uploads SET status = 'processing', claim_id = gen_random_uuid(), heartbeat_at = now()",
+            &[],
+        )
+        .await
+        .unwrap();
+    let busy = flux_csv_ingest::handle(&state, event.clone()).await;
+    assert!(
+        matches!(busy, Err(flux_csv_ingest::IngestError::Busy(_))),
+        "{busy:?}"
+    );
+    assert!(transactions(&db).await.is_empty());
+
+    // It crashed: its heartbeat went stale, and the retry takes over.
+    superuser
+        .execute(
+            "UPDATE data_uploads SET heartbeat_at = now() - interval '1 minute'",
+            &[],
+        )
+        .await
+        .unwrap();
+    flux_csv_ingest::handle(&state, event)
+        .await
+        .expect("takes over");
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(
+        (&upload["status"], &upload["rows_ingested"]),
+        (&json!("completed"), &json!(3))
+    );
+    assert_eq!(transactions(&db).await.len(), 2);
+    stack.shutdown().await;
+}
