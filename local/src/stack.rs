@@ -38,6 +38,22 @@ pub const S3_ACCESS_KEY: &str = "flux-local";
 /// locally a few seconds keep the loop short.
 const RETRY_DELAY: Duration = Duration::from_secs(5);
 
+/// A function as the gateway sees it: its crate's routes and handler, over
+/// state built once.
+macro_rules! mount {
+    ($name:literal, $function:ident, $state:expr) => {{
+        let state = $state;
+        Function {
+            name: $name,
+            routes: $function::ROUTES,
+            handler: Arc::new(move |req| {
+                let state = state.clone();
+                async move { $function::handle(&state, req).await }.boxed()
+            }),
+        }
+    }};
+}
+
 pub struct StackOptions {
     /// 0 picks a free port.
     pub api_port: u16,
@@ -58,6 +74,8 @@ pub struct RunningStack {
     pub data_dir: PathBuf,
     pub s3: S3Endpoint,
     pub database: LocalDatabase,
+    /// The csv-ingest state the S3 events go to (tests drive it directly).
+    pub ingest: Arc<IngestState>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
 }
@@ -155,30 +173,9 @@ impl RunningStack {
             pool,
         });
         let functions = vec![
-            Function {
-                name: "data-upload",
-                routes: flux_data_upload::ROUTES,
-                handler: Arc::new(move |req| {
-                    let state = uploads.clone();
-                    async move { flux_data_upload::handle(&state, req).await }.boxed()
-                }),
-            },
-            Function {
-                name: "auth",
-                routes: flux_auth::ROUTES,
-                handler: Arc::new(move |req| {
-                    let state = auth.clone();
-                    async move { flux_auth::handle(&state, req).await }.boxed()
-                }),
-            },
-            Function {
-                name: "health",
-                routes: flux_health::ROUTES,
-                handler: Arc::new(move |req| {
-                    let state = health.clone();
-                    async move { flux_health::handle(&state, req).await }.boxed()
-                }),
-            },
+            mount!("data-upload", flux_data_upload, uploads),
+            mount!("auth", flux_auth, auth),
+            mount!("health", flux_health, health),
         ];
         let gateway = Arc::new(Gateway { functions, http });
         tasks.push(tokio::spawn(gateway::serve(
@@ -192,6 +189,7 @@ impl RunningStack {
             data_dir,
             s3,
             database,
+            ingest,
             shutdown,
             tasks,
         })

@@ -367,26 +367,3 @@ impl Api {
         }
     }
 }
-
-/// An ingest state over the stack's database and S3, for driving csv-ingest
-/// directly (duplicate and concurrent events).
-pub fn ingest_state(db: &TestDb, stack: &RunningStack) -> flux_csv_ingest::IngestState {
-    use secrecy::ExposeSecret;
-    let bucket = flux_shared::uploads::BucketConfig {
-        bucket: stack.s3.bucket.clone(),
-        endpoint_url: Some(stack.s3.url.clone()),
-    };
-    let mut settings = db.app_settings();
-    settings.statement_timeout = std::time::Duration::from_secs(120);
-    flux_csv_ingest::IngestState {
-        pool: settings.pool().expect("pool"),
-        s3: bucket.client_with(
-            flux_local::s3::REGION,
-            &stack.s3.access_key,
-            stack.s3.secret_key.expose_secret(),
-        ),
-        bucket: stack.s3.bucket.clone(),
-        stale_after: std::time::Duration::from_secs(30),
-        heartbeat_every: std::time::Duration::from_millis(200),
-    }
-}

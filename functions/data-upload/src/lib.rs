@@ -306,13 +306,23 @@ async fn errors(
     req: &Request,
 ) -> Result<Response, Problem> {
     let page: PageRequest<ErrorCursor> = PageRequest::from_query(req)?;
-    let mut client = state.pool.get().await.map_err(UploadError::from)?;
-    let upload = find(&mut client, caller, id)
-        .await?
-        .ok_or_else(Problem::not_found)?;
-    let upload_id: Uuid = upload.get(0);
+    let Some(upload_id) = id.and_then(|id| Uuid::parse_str(id).ok()) else {
+        return Err(Problem::not_found());
+    };
     let (line, seq) = page.after.as_ref().map_or((-1, -1), |c| (c.line, c.seq));
+    let mut client = state.pool.get().await.map_err(UploadError::from)?;
+    // One transaction: the upload must be the caller's, then its errors.
     let rows = with_tenant(&mut client, caller.restaurant_id, async |tx| {
+        let exists = tx
+            .query_opt(
+                "SELECT 1 FROM data_uploads WHERE id = $1 AND restaurant_id = $2",
+                &[&upload_id, &caller.restaurant_id.0],
+            )
+            .await?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
         tx.query(
             "SELECT line, column_name, value, message, seq FROM data_upload_errors
              WHERE upload_id = $1 AND restaurant_id = $2 AND (line, seq) > ($3, $4)
@@ -327,9 +337,11 @@ async fn errors(
             ],
         )
         .await
+        .map(Some)
     })
     .await
-    .map_err(UploadError::from)?;
+    .map_err(UploadError::from)?
+    .ok_or_else(Problem::not_found)?;
     let items: Vec<RowError> = rows
         .iter()
         .map(|r| RowError {

@@ -4,7 +4,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use flux_tests::{event_channel, ingest_state, owner_token, spawn_stack, Api, TestDb};
+use aws_lambda_events::s3::S3Event;
+use flux_local::stack::RunningStack;
+use flux_tests::{event_channel, owner_token, spawn_stack, Api, TestDb};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
@@ -82,6 +84,21 @@ A-1001,2026-01-29 19:05,Margherita,Pizza,2,12.50,0,2.10,card
 A-1001,2026-01-29 19:05,Tiramisu,Dessert,1,6.00,1.00,0.50,card
 A-1002,2026-01-29 19:17,\"Soup, of the day\",Starters,1,$7.25,,0.61,cash
 ";
+
+/// A stack whose S3 events are captured instead of ingested, and one
+/// uploaded file's event: for driving csv-ingest by hand.
+async fn captured_upload(db: &TestDb, email: &str) -> (RunningStack, Api, String, String, S3Event) {
+    let (handler, mut events) = event_channel();
+    let stack = spawn_stack(db, Some(handler)).await;
+    let api = Api::new(&stack);
+    let token = owner_token(&api, email, "Captured").await;
+    let id = api.upload(&token, "captured.csv", EXAMPLE.as_bytes()).await;
+    let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    (stack, api, token, id, event)
+}
 
 #[tokio::test]
 async fn a_clean_file_is_ingested_exactly_as_csv_md_defines() {
@@ -425,24 +442,16 @@ async fn the_same_object_put_twice_is_ingested_once() {
 #[tokio::test]
 async fn the_same_event_delivered_twice_and_concurrently_is_ingested_once() {
     let db = TestDb::new().await;
-    let (handler, mut events) = event_channel();
-    let stack = spawn_stack(&db, Some(handler)).await;
-    let api = Api::new(&stack);
-    let token = owner_token(&api, "owner@race.example", "Race").await;
-    let id = api.upload(&token, "race.csv", EXAMPLE.as_bytes()).await;
-    let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let (stack, api, token, id, event) = captured_upload(&db, "owner@race.example").await;
 
-    let state = ingest_state(&db, &stack);
+    let state = &*stack.ingest;
     let (a, b) = tokio::join!(
-        flux_csv_ingest::handle(&state, event.clone()),
-        flux_csv_ingest::handle(&state, event.clone())
+        flux_csv_ingest::handle(state, event.clone()),
+        flux_csv_ingest::handle(state, event.clone())
     );
     // One ingests; the other finds it busy (and Lambda would retry) or done.
     assert!(a.is_ok() || b.is_ok(), "{a:?} {b:?}");
-    flux_csv_ingest::handle(&state, event.clone())
+    flux_csv_ingest::handle(state, event.clone())
         .await
         .expect("a late duplicate is a no-op");
     let upload = api.wait_final(&token, &id).await;
@@ -456,7 +465,7 @@ async fn the_same_event_delivered_twice_and_concurrently_is_ingested_once() {
     // Keys that are not uploads, or uploads that do not exist, are dropped.
     let mut stray = event.clone();
     stray.records[0].s3.object.key = Some("uploads/not-a-uuid/x.csv".into());
-    flux_csv_ingest::handle(&state, stray)
+    flux_csv_ingest::handle(state, stray)
         .await
         .expect("dropped");
     let mut unknown = event;
@@ -465,7 +474,7 @@ async fn the_same_event_delivered_twice_and_concurrently_is_ingested_once() {
         uuid::Uuid::new_v4(),
         uuid::Uuid::new_v4()
     ));
-    flux_csv_ingest::handle(&state, unknown)
+    flux_csv_ingest::handle(state, unknown)
         .await
         .expect("dropped");
     stack.shutdown().await;
@@ -624,16 +633,8 @@ async fn upload_lists_are_paginated_newest_first() {
 #[tokio::test]
 async fn a_live_claim_is_left_alone_and_a_stale_one_is_taken_over() {
     let db = TestDb::new().await;
-    let (handler, mut events) = event_channel();
-    let stack = spawn_stack(&db, Some(handler)).await;
-    let api = Api::new(&stack);
-    let token = owner_token(&api, "owner@crash.example", "Crash").await;
-    let id = api.upload(&token, "crash.csv", EXAMPLE.as_bytes()).await;
-    let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    let state = ingest_state(&db, &stack);
+    let (stack, api, token, id, event) = captured_upload(&db, "owner@crash.example").await;
+    let state = &*stack.ingest;
     let superuser = db.superuser().await;
 
     // Another invocation holds the upload and is alive: Lambda should retry later.
@@ -644,7 +645,7 @@ async fn a_live_claim_is_left_alone_and_a_stale_one_is_taken_over() {
         )
         .await
         .unwrap();
-    let busy = flux_csv_ingest::handle(&state, event.clone()).await;
+    let busy = flux_csv_ingest::handle(state, event.clone()).await;
     assert!(
         matches!(busy, Err(flux_csv_ingest::IngestError::Busy(_))),
         "{busy:?}"
@@ -659,7 +660,7 @@ async fn a_live_claim_is_left_alone_and_a_stale_one_is_taken_over() {
         )
         .await
         .unwrap();
-    flux_csv_ingest::handle(&state, event)
+    flux_csv_ingest::handle(state, event)
         .await
         .expect("takes over");
     let upload = api.wait_final(&token, &id).await;
