@@ -120,6 +120,38 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
+/// CPU seconds (user + system) of one process, from /proc (in USER_HZ).
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds of this process and of every PostgreSQL process, so a run
+/// shows which side of the ingest is the bottleneck.
+fn cpu_split() -> (f64, f64) {
+    let postgres = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_string_lossy().to_string();
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+            (comm.trim() == "postgres").then(|| cpu_secs(&pid))
+        })
+        .sum();
+    (cpu_secs("self"), postgres)
+}
+
 pub async fn run(rows: u64) -> anyhow::Result<()> {
     let (stack, dir) = crate::start_stack().await?;
     let file = dir.path().join("bench-sales.csv");
@@ -165,6 +197,7 @@ pub async fn run(rows: u64) -> anyhow::Result<()> {
 
     let baseline_rss = rss_mib();
     reset_peak_rss();
+    let cpu_before = cpu_split();
     let wall = Instant::now();
     // curl streams the file from disk, so the upload adds no memory here.
     let put = tokio::process::Command::new("curl")
@@ -193,6 +226,7 @@ pub async fn run(rows: u64) -> anyhow::Result<()> {
     };
     let wall = wall.elapsed();
     let peak = peak_rss_mib();
+    let cpu_after = cpu_split();
     anyhow::ensure!(
         upload["status"] == "completed",
         "ingest did not complete: {upload}"
@@ -239,6 +273,11 @@ pub async fn run(rows: u64) -> anyhow::Result<()> {
         wall.as_secs_f64()
     );
     println!("peak RSS during upload + ingest: {peak:.1} MiB (process baseline before: {baseline_rss:.1} MiB)");
+    println!(
+        "CPU from PUT to completed: {:.2} s in this process (stack and csv-ingest), {:.2} s in PostgreSQL",
+        cpu_after.0 - cpu_before.0,
+        cpu_after.1 - cpu_before.1
+    );
     println!("psql \\copy into a plain table: {copy_secs:.2} s ({theirs:.0} rows/s)");
     println!("ratio (ours / psql, rows/s): {:.2}", ours / theirs);
     println!(

@@ -2,6 +2,8 @@
 //! PostgreSQL, exactly once per upload (CSV.md, API.md "Ingestion").
 
 pub mod columns;
+pub mod land;
+pub mod orders;
 pub mod reader;
 pub mod rows;
 pub mod store;
@@ -18,9 +20,10 @@ use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
+use land::{Landed, ParseSummary, MAX_STORED_ERROR_ROWS};
 use reader::FileProblem;
 use rows::{Outcome as RowOutcome, RowParser};
-use store::{Claim, Claimed, Landed, ParseSummary, Progress, StoreError, MAX_STORED_ERROR_ROWS};
+use store::{Claim, Claimed, Progress, StoreError};
 
 /// Valid lines travel to the COPY in batches of this many.
 const BATCH_LINES: usize = 2048;
@@ -90,25 +93,25 @@ async fn ingest_claimed(state: &IngestState, key: UploadKey) -> Result<(), Inges
         state.heartbeat_every,
     );
 
-    let object = state
-        .s3
-        .get_object()
-        .bucket(&state.bucket)
-        .key(key.object_key())
-        .send()
-        .await;
-    let body = match object {
-        Ok(object) => object.body.into_async_read(),
-        Err(e) => {
-            tracing::error!(error = %aws_sdk_s3::error::DisplayErrorContext(&e), "cannot read the object");
-            store::fail(&state.pool, &claim, "the uploaded file could not be read").await?;
-            return Ok(());
-        }
+    let unreadable = "the uploaded file could not be read";
+    let Some((lines, parser)) = open_object(state, &claim, &progress).await else {
+        store::fail(&state.pool, &claim, unreadable).await?;
+        return Ok(());
     };
-
-    let (lines_tx, lines_rx) = mpsc::channel(4);
-    let parser = tokio::spawn(parse(body, claim.clone(), lines_tx, progress));
-    match store::land(&state.pool, &claim, lines_rx, parser).await {
+    let landed = match land::direct::land(&state.pool, &claim, lines, parser).await {
+        Ok(Some(landed)) => Ok(landed),
+        Ok(None) => {
+            tracing::info!("orders are spread across the file; landing it again through staging");
+            progress.restart();
+            let Some((lines, parser)) = open_object(state, &claim, &progress).await else {
+                store::fail(&state.pool, &claim, unreadable).await?;
+                return Ok(());
+            };
+            land::staged::land(&state.pool, &claim, lines, parser).await
+        }
+        Err(e) => Err(e),
+    };
+    match landed {
         Ok(Landed::Done(outcome)) => {
             tracing::info!(
                 status = outcome.status,
@@ -141,6 +144,38 @@ async fn ingest_claimed(state: &IngestState, key: UploadKey) -> Result<(), Inges
         }
         Err(e) => Err(e.into()),
     }
+}
+
+type Parsing = (
+    mpsc::Receiver<Vec<rows::Line>>,
+    tokio::task::JoinHandle<Result<ParseSummary, FileProblem>>,
+);
+
+/// Starts reading the object from S3 and parsing it on its own task: its
+/// valid lines, and the parser's summary at the end. `None` when the object
+/// cannot be read.
+async fn open_object(
+    state: &IngestState,
+    claim: &Claim,
+    progress: &Arc<Progress>,
+) -> Option<Parsing> {
+    let object = state
+        .s3
+        .get_object()
+        .bucket(&state.bucket)
+        .key(claim.key.object_key())
+        .send()
+        .await;
+    let body = match object {
+        Ok(object) => object.body.into_async_read(),
+        Err(e) => {
+            tracing::error!(error = %aws_sdk_s3::error::DisplayErrorContext(&e), "cannot read the object");
+            return None;
+        }
+    };
+    let (lines_tx, lines_rx) = mpsc::channel(4);
+    let parser = tokio::spawn(parse(body, claim.clone(), lines_tx, progress.clone()));
+    Some((lines_rx, parser))
 }
 
 /// Parses the stream on its own task, sending valid lines to the COPY as

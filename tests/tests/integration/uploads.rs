@@ -404,6 +404,150 @@ async fn disagreeing_rows_and_already_ingested_orders() {
     stack.shutdown().await;
 }
 
+/// `orders` orders from `first`, each of `lines_per_order` lines of 1.00
+/// at one minute of 2026-01-29.
+fn many_orders(first: usize, orders: usize, lines_per_order: usize) -> String {
+    let mut csv = String::from("order_id,ordered_at,item_name,quantity,unit_price\n");
+    for order in first..first + orders {
+        for line in 0..lines_per_order {
+            csv.push_str(&format!(
+                "M-{order:06},2026-01-29 {:02}:{:02},item {line},1,1.00\n",
+                order / 60 % 24,
+                order % 60
+            ));
+        }
+    }
+    csv
+}
+
+#[tokio::test]
+async fn large_files_with_orders_already_ingested_count_them_as_duplicates() {
+    let (db, stack, api, token) = setup().await;
+    // 30,000 lines: several statements' worth, so orders already stored
+    // show up in more than one of them.
+    let id = api
+        .upload(&token, "first.csv", many_orders(0, 10_000, 3).as_bytes())
+        .await;
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(
+        (
+            &upload["status"],
+            &upload["rows_ingested"],
+            &upload["transactions_ingested"]
+        ),
+        (&json!("completed"), &json!(30_000), &json!(10_000)),
+        "{upload}"
+    );
+    // Half of the second file's orders are in the first one.
+    let id = api
+        .upload(
+            &token,
+            "second.csv",
+            many_orders(5_000, 10_000, 3).as_bytes(),
+        )
+        .await;
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(
+        (
+            &upload["status"],
+            &upload["rows_total"],
+            &upload["rows_ingested"],
+            &upload["rows_duplicate"],
+            &upload["transactions_ingested"]
+        ),
+        (
+            &json!("completed"),
+            &json!(30_000),
+            &json!(15_000),
+            &json!(15_000),
+            &json!(5_000)
+        ),
+        "{upload}"
+    );
+    let client = db.superuser().await;
+    let row = client
+        .query_one(
+            "SELECT count(*), sum(item_count), sum(total)::text, count(DISTINCT upload_id)
+             FROM transactions",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 15_000);
+    assert_eq!(row.get::<_, i64>(1), 45_000);
+    assert_eq!(row.get::<_, String>(2), "45000.00");
+    assert_eq!(row.get::<_, i64>(3), 2);
+    let orphans: i64 = client
+        .query_one(
+            "SELECT count(*) FROM transaction_items i
+             WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.id = i.transaction_id)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(orphans, 0);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_order_spread_across_the_file_is_still_one_transaction() {
+    let (db, stack, api, token) = setup().await;
+    // S-1's lines are 20,000 lines apart, with a disagreeing one at the end;
+    // interleaved orders in between.
+    let mut csv = String::from("order_id,ordered_at,item_name,quantity,unit_price\n");
+    csv.push_str("S-1,2026-01-29 19:05,first,1,10.00\n");
+    csv.push_str(
+        &many_orders(0, 10_000, 2)["order_id,ordered_at,item_name,quantity,unit_price\n".len()..],
+    );
+    csv.push_str("S-1,2026-01-29 19:05,second,2,2.50\n");
+    csv.push_str("S-1,2026-01-29 19:06,late,1,1.00\n");
+    let id = api.upload(&token, "spread.csv", csv.as_bytes()).await;
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(
+        (
+            &upload["status"],
+            &upload["rows_total"],
+            &upload["rows_ingested"],
+            &upload["rows_rejected"],
+            &upload["rows_duplicate"],
+            &upload["transactions_ingested"]
+        ),
+        (
+            &json!("completed_with_errors"),
+            &json!(20_003),
+            &json!(20_002),
+            &json!(1),
+            &json!(0),
+            &json!(10_001)
+        ),
+        "{upload}"
+    );
+    let errors = api
+        .get(&format!("/uploads/{id}/errors"), Some(&token))
+        .await;
+    assert_eq!(errors.body["items"][0]["line"], 20_004, "{}", errors.body);
+    let spread: Vec<_> = transactions(&db)
+        .await
+        .into_iter()
+        .filter(|t| t.0 == "S-1")
+        .collect();
+    assert_eq!(
+        spread,
+        [(
+            "S-1".to_string(),
+            "2026-01-29T18:05:00Z".to_string(),
+            d("15.00"),
+            d("0.00"),
+            d("0.00"),
+            d("15.00"),
+            2,
+            "other".to_string()
+        )]
+    );
+    stack.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_same_object_put_twice_is_ingested_once() {
     let (db, stack, api, token) = setup().await;
@@ -477,6 +621,48 @@ async fn the_same_event_delivered_twice_and_concurrently_is_ingested_once() {
     flux_csv_ingest::handle(state, unknown)
         .await
         .expect("dropped");
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_order_a_concurrent_upload_is_inserting_becomes_a_duplicate_when_it_commits() {
+    let db = TestDb::new().await;
+    let (stack, api, token, id, event) = captured_upload(&db, "owner@overlap.example").await;
+    let me = api.get("/auth/me", Some(&token)).await;
+    let restaurant = me.body["restaurant"]["id"].as_str().unwrap().to_string();
+    // Another upload is landing A-1001 (two lines in EXAMPLE) and has not
+    // committed yet.
+    let mut other = db.superuser().await;
+    let other = other.transaction().await.unwrap();
+    other
+        .execute(
+            "INSERT INTO transactions (restaurant_id, order_id, ordered_at, subtotal, total, item_count)
+             VALUES ($1::text::uuid, 'A-1001', now(), 1, 1, 1)",
+            &[&restaurant],
+        )
+        .await
+        .unwrap();
+    let state = stack.ingest.clone();
+    let ingest = tokio::spawn(async move { flux_csv_ingest::handle(&state, event).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !ingest.is_finished(),
+        "the ingest waits for the other upload"
+    );
+    other.commit().await.unwrap();
+    ingest.await.unwrap().unwrap();
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(
+        (
+            &upload["status"],
+            &upload["rows_ingested"],
+            &upload["rows_duplicate"],
+            &upload["transactions_ingested"]
+        ),
+        (&json!("completed"), &json!(1), &json!(2), &json!(1)),
+        "{upload}"
+    );
+    assert_eq!(items(&db).await.len(), 1);
     stack.shutdown().await;
 }
 

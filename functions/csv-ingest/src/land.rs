@@ -1,0 +1,184 @@
+//! Landing an upload's rows: all of them, its errors and its final status in
+//! one transaction, so a crash or a timeout leaves nothing half-ingested.
+//!
+//! [`direct`] inserts orders as the parser produces them: one pass, for files
+//! whose orders' lines are close together, as POS exports are. When an order
+//! turns out to be spread across the file, it gives up and [`staged`] lands
+//! the file again through a staging table that it groups in SQL.
+
+pub mod direct;
+pub mod staged;
+
+use deadpool_postgres::{Object, Transaction};
+use tokio_postgres::Error;
+
+use crate::rows::RowError;
+use crate::store::{Claim, StoreError};
+
+/// What the parser found, besides the valid lines it streamed.
+#[derive(Debug, Default)]
+pub struct ParseSummary {
+    /// Data rows, blank lines excluded, voided lines included.
+    pub rows_total: u64,
+    pub rows_rejected: u64,
+    /// Errors of the first rejected rows (see [`MAX_STORED_ERROR_ROWS`]).
+    pub errors: Vec<RowError>,
+}
+
+pub const MAX_STORED_ERROR_ROWS: usize = 1000;
+
+/// The final counts, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: &'static str,
+    pub rows_total: i64,
+    pub rows_ingested: i64,
+    pub rows_rejected: i64,
+    pub rows_duplicate: i64,
+    pub transactions_ingested: i64,
+    pub error: Option<String>,
+}
+
+pub enum Landed {
+    Done(Outcome),
+    /// Another invocation took the upload over; this one changed nothing.
+    Superseded,
+    /// The parser refused the whole file.
+    FileProblem(String),
+}
+
+/// What a landing path found beyond the parser's summary.
+#[derive(Debug, Default)]
+pub struct Landing {
+    /// Valid lines that agree with their order.
+    pub lines: i64,
+    /// Of those, lines inserted (the rest belong to orders already stored).
+    pub rows_ingested: i64,
+    pub transactions_ingested: i64,
+    /// Lines that disagree with the first line of their order.
+    pub disagreeing: i64,
+    /// Errors of the first of them.
+    pub disagreement_errors: Vec<RowError>,
+}
+
+/// Starts the landing transaction as the upload's restaurant.
+pub async fn begin<'a>(client: &'a mut Object, claim: &Claim) -> Result<Transaction<'a>, Error> {
+    let tx = client.transaction().await?;
+    tx.execute(
+        "SELECT set_config('app.restaurant_id', $1, true)",
+        &[&claim.key.restaurant.0.to_string()],
+    )
+    .await?;
+    Ok(tx)
+}
+
+/// Stores the errors and the final status, and commits, unless a newer
+/// claim owns the upload.
+pub async fn finish(
+    tx: Transaction<'_>,
+    claim: &Claim,
+    summary: ParseSummary,
+    landing: Landing,
+) -> Result<Landed, StoreError> {
+    let rid = claim.key.restaurant.0;
+    let upload = claim.key.upload;
+    let mut errors = summary.errors;
+    errors.extend(landing.disagreement_errors);
+    errors.sort_by_key(|e| e.line);
+    let mut kept_lines = 0;
+    let mut last_line = None;
+    errors.retain(|e| {
+        if last_line != Some(e.line) {
+            last_line = Some(e.line);
+            kept_lines += 1;
+        }
+        kept_lines <= MAX_STORED_ERROR_ROWS
+    });
+
+    let mut lines_col = Vec::with_capacity(errors.len());
+    let mut columns_col: Vec<Option<String>> = Vec::with_capacity(errors.len());
+    let mut values_col: Vec<Option<String>> = Vec::with_capacity(errors.len());
+    let mut messages_col = Vec::with_capacity(errors.len());
+    let mut seq_col = Vec::with_capacity(errors.len());
+    let mut previous = None;
+    let mut seq = 0i32;
+    for e in errors {
+        seq = if previous == Some(e.line) { seq + 1 } else { 0 };
+        previous = Some(e.line);
+        lines_col.push(e.line as i64);
+        columns_col.push(e.column);
+        values_col.push(e.value);
+        messages_col.push(e.message);
+        seq_col.push(seq);
+    }
+    tx.execute(
+        "INSERT INTO data_upload_errors (upload_id, restaurant_id, line, column_name, value, message, seq)
+         SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::int[])",
+        &[&upload, &rid, &lines_col, &columns_col, &values_col, &messages_col, &seq_col],
+    )
+    .await?;
+
+    let rows_rejected = summary.rows_rejected as i64 + landing.disagreeing;
+    let no_valid_rows = landing.lines == 0 && rows_rejected > 0;
+    let outcome = Outcome {
+        status: if no_valid_rows {
+            "failed"
+        } else if rows_rejected > 0 {
+            "completed_with_errors"
+        } else {
+            "completed"
+        },
+        rows_total: summary.rows_total as i64,
+        rows_ingested: landing.rows_ingested,
+        rows_rejected,
+        rows_duplicate: landing.lines - landing.rows_ingested,
+        transactions_ingested: landing.transactions_ingested,
+        error: no_valid_rows.then(|| "no valid rows".to_string()),
+    };
+    let updated = tx
+        .execute(
+            "UPDATE data_uploads
+             SET status = $3::text::upload_status, rows_total = $4, rows_ingested = $5, rows_rejected = $6,
+                 rows_duplicate = $7, transactions_ingested = $8, error = $9, finished_at = clock_timestamp(), heartbeat_at = clock_timestamp()
+             WHERE id = $1 AND claim_id = $2 AND status = 'processing'",
+            &[
+                &upload,
+                &claim.claim_id,
+                &outcome.status,
+                &outcome.rows_total,
+                &outcome.rows_ingested,
+                &outcome.rows_rejected,
+                &outcome.rows_duplicate,
+                &outcome.transactions_ingested,
+                &outcome.error,
+            ],
+        )
+        .await?;
+    if updated == 0 {
+        // Rolled back on drop: the newer claim owns the upload.
+        return Ok(Landed::Superseded);
+    }
+    tx.commit().await?;
+    Ok(Landed::Done(outcome))
+}
+
+/// The parser's result once the lines have all been landed.
+pub async fn parsed<E: std::fmt::Display>(
+    parsed: tokio::task::JoinHandle<Result<ParseSummary, E>>,
+) -> Result<ParseSummary, Landed> {
+    let summary = match parsed.await {
+        Ok(Ok(summary)) => summary,
+        Ok(Err(problem)) => return Err(Landed::FileProblem(problem.to_string())),
+        Err(join) => {
+            return Err(Landed::FileProblem(format!(
+                "the file could not be parsed: {join}"
+            )))
+        }
+    };
+    if summary.rows_total == 0 {
+        return Err(Landed::FileProblem(
+            "the file has a header row but no data rows".into(),
+        ));
+    }
+    Ok(summary)
+}

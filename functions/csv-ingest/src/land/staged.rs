@@ -1,0 +1,169 @@
+//! The general path: every valid line goes into a staging table with binary
+//! COPY while the parser produces them; SQL then groups the lines into
+//! orders wherever they are in the file.
+
+use deadpool_postgres::Pool;
+use futures::pin_mut;
+use tokio::sync::mpsc;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+
+use super::{begin, finish, parsed, Landed, Landing, ParseSummary, MAX_STORED_ERROR_ROWS};
+use crate::rows::{Line, RowError};
+use crate::store::{Claim, StoreError};
+
+const STAGING: &str = "CREATE TEMP TABLE ingest_rows (
+    line bigint NOT NULL, order_id text NOT NULL, ordered_at timestamptz NOT NULL, item_name text NOT NULL,
+    category text, quantity numeric NOT NULL, unit_price numeric NOT NULL, discount numeric NOT NULL,
+    tax numeric NOT NULL, line_total numeric NOT NULL, payment_method text NOT NULL
+) ON COMMIT DROP";
+
+pub async fn land<E: std::fmt::Display>(
+    pool: &Pool,
+    claim: &Claim,
+    mut lines: mpsc::Receiver<Vec<Line>>,
+    parser: tokio::task::JoinHandle<Result<ParseSummary, E>>,
+) -> Result<Landed, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = begin(&mut client, claim).await?;
+    // Sorting and grouping a whole file in memory instead of on disk.
+    tx.batch_execute("SET LOCAL work_mem = '128MB'").await?;
+    tx.batch_execute(STAGING).await?;
+    let sink = tx
+        .copy_in(
+            "COPY ingest_rows (line, order_id, ordered_at, item_name, category, quantity, unit_price, discount, tax,
+                               line_total, payment_method) FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    let types = [
+        Type::INT8,
+        Type::TEXT,
+        Type::TIMESTAMPTZ,
+        Type::TEXT,
+        Type::TEXT,
+        Type::NUMERIC,
+        Type::NUMERIC,
+        Type::NUMERIC,
+        Type::NUMERIC,
+        Type::NUMERIC,
+        Type::TEXT,
+    ];
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    pin_mut!(writer);
+    while let Some(batch) = lines.recv().await {
+        for l in &batch {
+            let line = l.line as i64;
+            let row: [&(dyn ToSql + Sync); 11] = [
+                &line,
+                &l.order_id,
+                &l.ordered_at,
+                &l.item_name,
+                &l.category,
+                &l.quantity,
+                &l.unit_price,
+                &l.discount,
+                &l.tax,
+                &l.line_total,
+                &l.payment_method.as_str(),
+            ];
+            writer.as_mut().write(&row).await?;
+        }
+    }
+    writer.finish().await?;
+    // Fresh statistics, or the planner guesses a tiny table.
+    tx.batch_execute("ANALYZE ingest_rows").await?;
+    let summary = match parsed(parser).await {
+        Ok(summary) => summary,
+        Err(landed) => return Ok(landed),
+    };
+
+    let rid = claim.key.restaurant.0;
+    let upload = claim.key.upload;
+    // Rows that disagree with the first row of their order on ordered_at.
+    tx.batch_execute(
+        "CREATE TEMP TABLE ingest_disagree ON COMMIT DROP AS
+         SELECT r.line, r.order_id, r.ordered_at AS found, f.ordered_at AS expected
+         FROM ingest_rows r
+         JOIN (SELECT DISTINCT ON (order_id) order_id, ordered_at FROM ingest_rows ORDER BY order_id, line) f
+           ON f.order_id = r.order_id
+         WHERE r.ordered_at <> f.ordered_at;
+         DELETE FROM ingest_rows r USING ingest_disagree d WHERE r.line = d.line;",
+    )
+    .await?;
+    let disagreeing: i64 = tx
+        .query_one("SELECT count(*) FROM ingest_disagree", &[])
+        .await?
+        .get(0);
+    let disagreement_errors = tx
+        .query(
+            "SELECT line, order_id, to_char(found AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                    to_char(expected AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+             FROM ingest_disagree ORDER BY line LIMIT $1",
+            &[&(MAX_STORED_ERROR_ROWS as i64)],
+        )
+        .await?
+        .iter()
+        .map(|row| RowError {
+            line: row.get::<_, i64>(0) as u64,
+            column: Some("ordered_at".into()),
+            value: Some(row.get(2)),
+            message: format!(
+                "disagrees with the first row of order {} ({})",
+                row.get::<_, String>(1),
+                row.get::<_, String>(3)
+            ),
+        })
+        .collect();
+    let lines: i64 = tx
+        .query_one("SELECT count(*) FROM ingest_rows", &[])
+        .await?
+        .get(0);
+    // One row per order, with time-ordered ids in the UUIDv7 layout: this
+    // moment's milliseconds, a counter (so index inserts append instead of
+    // scattering across the index), then random bits, so that two uploads
+    // landing in the same millisecond cannot collide.
+    tx.batch_execute(
+        "CREATE TEMP TABLE ingest_orders ON COMMIT DROP AS
+         SELECT (p.ms || '7' || lpad(to_hex(row_number() OVER (ORDER BY g.order_id)), 7, '0')
+                 || '8' || substr(md5(random()::text), 1, 11))::uuid AS id, g.*
+         FROM (SELECT order_id, min(ordered_at) AS ordered_at, sum(line_total) AS subtotal,
+                      sum(discount) AS discount, sum(tax) AS tax, count(*) AS item_count,
+                      (array_agg(payment_method ORDER BY line))[1] AS payment_method
+               FROM ingest_rows GROUP BY order_id) g,
+              (SELECT lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') AS ms) p",
+    )
+    .await?;
+    // Orders this restaurant already has (earlier uploads, or a concurrent
+    // one) are not inserted again (ON CONFLICT DO NOTHING); their rows count
+    // as duplicates. Items go in with exactly the transactions inserted here.
+    let counts = tx
+        .query_one(
+            "WITH inserted AS (
+                 INSERT INTO transactions (id, restaurant_id, upload_id, order_id, ordered_at, subtotal, discount,
+                                           tax, total, item_count, payment_method)
+                 SELECT id, $1, $2, order_id, ordered_at, subtotal, discount, tax, subtotal - discount + tax,
+                        item_count, payment_method::payment_method
+                 FROM ingest_orders ORDER BY id
+                 ON CONFLICT (restaurant_id, order_id) DO NOTHING
+                 RETURNING id, order_id
+             ), items AS (
+                 INSERT INTO transaction_items (restaurant_id, transaction_id, item_name, category, quantity,
+                                                unit_price, discount, tax, line_total)
+                 SELECT $1, i.id, r.item_name, r.category, r.quantity, r.unit_price, r.discount, r.tax, r.line_total
+                 FROM ingest_rows r JOIN inserted i ON i.order_id = r.order_id
+                 ORDER BY i.id, r.line
+                 RETURNING 1
+             )
+             SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM items)",
+            &[&rid, &upload],
+        )
+        .await?;
+    let landing = Landing {
+        lines,
+        rows_ingested: counts.get(1),
+        transactions_ingested: counts.get(0),
+        disagreeing,
+        disagreement_errors,
+    };
+    finish(tx, claim, summary, landing).await
+}
