@@ -87,12 +87,16 @@ A-1002,2026-01-29 19:17,\"Soup, of the day\",Starters,1,$7.25,,0.61,cash
 
 /// A stack whose S3 events are captured instead of ingested, and one
 /// uploaded file's event: for driving csv-ingest by hand.
-async fn captured_upload(db: &TestDb, email: &str) -> (RunningStack, Api, String, String, S3Event) {
+async fn captured_upload(
+    db: &TestDb,
+    email: &str,
+    csv: &[u8],
+) -> (RunningStack, Api, String, String, S3Event) {
     let (handler, mut events) = event_channel();
     let stack = spawn_stack(db, Some(handler)).await;
     let api = Api::new(&stack);
     let token = owner_token(&api, email, "Captured").await;
-    let id = api.upload(&token, "captured.csv", EXAMPLE.as_bytes()).await;
+    let id = api.upload(&token, "captured.csv", csv).await;
     let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
         .await
         .unwrap()
@@ -586,7 +590,8 @@ async fn the_same_object_put_twice_is_ingested_once() {
 #[tokio::test]
 async fn the_same_event_delivered_twice_and_concurrently_is_ingested_once() {
     let db = TestDb::new().await;
-    let (stack, api, token, id, event) = captured_upload(&db, "owner@race.example").await;
+    let (stack, api, token, id, event) =
+        captured_upload(&db, "owner@race.example", EXAMPLE.as_bytes()).await;
 
     let state = &*stack.ingest;
     let (a, b) = tokio::join!(
@@ -627,7 +632,8 @@ async fn the_same_event_delivered_twice_and_concurrently_is_ingested_once() {
 #[tokio::test]
 async fn an_order_a_concurrent_upload_is_inserting_becomes_a_duplicate_when_it_commits() {
     let db = TestDb::new().await;
-    let (stack, api, token, id, event) = captured_upload(&db, "owner@overlap.example").await;
+    let (stack, api, token, id, event) =
+        captured_upload(&db, "owner@overlap.example", EXAMPLE.as_bytes()).await;
     let me = api.get("/auth/me", Some(&token)).await;
     let restaurant = me.body["restaurant"]["id"].as_str().unwrap().to_string();
     // Another upload is landing A-1001 (two lines in EXAMPLE) and has not
@@ -819,7 +825,8 @@ async fn upload_lists_are_paginated_newest_first() {
 #[tokio::test]
 async fn a_live_claim_is_left_alone_and_a_stale_one_is_taken_over() {
     let db = TestDb::new().await;
-    let (stack, api, token, id, event) = captured_upload(&db, "owner@crash.example").await;
+    let (stack, api, token, id, event) =
+        captured_upload(&db, "owner@crash.example", EXAMPLE.as_bytes()).await;
     let state = &*stack.ingest;
     let superuser = db.superuser().await;
 
@@ -855,5 +862,140 @@ async fn a_live_claim_is_left_alone_and_a_stale_one_is_taken_over() {
         (&json!("completed"), &json!(3))
     );
     assert_eq!(transactions(&db).await.len(), 2);
+    stack.shutdown().await;
+}
+
+/// Holds order `order_id` of the caller's restaurant in an open transaction,
+/// as a concurrent upload would: an ingest reaching that order waits there.
+async fn hold_order(db: &TestDb, api: &Api, token: &str, order_id: &str) -> tokio_postgres::Client {
+    let me = api.get("/auth/me", Some(token)).await;
+    let restaurant = me.body["restaurant"]["id"].as_str().unwrap().to_string();
+    let client = db.superuser().await;
+    client
+        .batch_execute(&format!(
+            "BEGIN; INSERT INTO transactions (restaurant_id, order_id, ordered_at, subtotal, total, item_count)
+             VALUES ('{restaurant}', '{order_id}', now(), 1, 1, 1)"
+        ))
+        .await
+        .unwrap();
+    client
+}
+
+/// Waits until an ingest is blocked behind another transaction's lock.
+async fn wait_until_blocked(db: &TestDb) {
+    let client = db.superuser().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO transactions%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ingest never got blocked"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn upload_row(db: &TestDb, id: &str) -> (String, Option<uuid::Uuid>) {
+    let row = db
+        .superuser()
+        .await
+        .query_one(
+            "SELECT status::text, claim_id FROM data_uploads WHERE id = $1::text::uuid",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_ingest_leaves_nothing_and_the_retry_ingests_once() {
+    let db = TestDb::new().await;
+    let csv = many_orders(0, 10_000, 3);
+    let (stack, api, token, id, event) =
+        captured_upload(&db, "owner@killed.example", csv.as_bytes()).await;
+    // The worker lands the first stretches, then waits at M-008000.
+    let blocker = hold_order(&db, &api, &token, "M-008000").await;
+    let state = stack.ingest.clone();
+    let worker = tokio::spawn({
+        let event = event.clone();
+        async move { flux_csv_ingest::handle(&state, event).await }
+    });
+    wait_until_blocked(&db).await;
+    worker.abort();
+    let _ = worker.await;
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+    assert!(transactions(&db).await.is_empty(), "nothing half-ingested");
+    assert_eq!(upload_row(&db, &id).await.0, "processing");
+
+    // Lambda retries about a minute later: the dead worker's claim is stale.
+    db.superuser()
+        .await
+        .execute(
+            "UPDATE data_uploads SET heartbeat_at = now() - interval '1 minute'",
+            &[],
+        )
+        .await
+        .unwrap();
+    flux_csv_ingest::handle(&stack.ingest, event)
+        .await
+        .expect("the retry takes over");
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(
+        (
+            &upload["status"],
+            &upload["rows_ingested"],
+            &upload["transactions_ingested"]
+        ),
+        (&json!("completed"), &json!(30_000), &json!(10_000)),
+        "{upload}"
+    );
+    assert_eq!(items(&db).await.len(), 30_000);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_worker_whose_claim_was_taken_over_commits_nothing() {
+    let db = TestDb::new().await;
+    let csv = many_orders(0, 10_000, 3);
+    let (stack, api, token, id, event) =
+        captured_upload(&db, "owner@superseded.example", csv.as_bytes()).await;
+    let blocker = hold_order(&db, &api, &token, "M-008000").await;
+    let state = stack.ingest.clone();
+    let worker = tokio::spawn({
+        let event = event.clone();
+        async move { flux_csv_ingest::handle(&state, event).await }
+    });
+    wait_until_blocked(&db).await;
+    // Meanwhile a retry decided this worker was dead and claimed the upload.
+    let newer = uuid::Uuid::new_v4();
+    db.superuser()
+        .await
+        .execute(
+            "UPDATE data_uploads SET claim_id = $2, heartbeat_at = now() WHERE id = $1::text::uuid",
+            &[&id, &newer],
+        )
+        .await
+        .unwrap();
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+    worker
+        .await
+        .unwrap()
+        .expect("a superseded worker stops quietly");
+    assert!(transactions(&db).await.is_empty(), "it committed nothing");
+    assert_eq!(
+        upload_row(&db, &id).await,
+        ("processing".to_string(), Some(newer))
+    );
     stack.shutdown().await;
 }
