@@ -100,6 +100,8 @@ impl RestaurantName {
         let name = raw.trim();
         match name.chars().count() {
             0 => Err("must not be empty"),
+            // Also what PostgreSQL cannot store (NUL).
+            _ if name.chars().any(char::is_control) => Err("must not contain control characters"),
             1..=120 => Ok(Self(name.to_string())),
             _ => Err("must be at most 120 characters"),
         }
@@ -195,6 +197,8 @@ mod tests {
         );
         assert!(TimeZone::parse(Some("Mars/Olympus")).is_err());
         assert!(RestaurantName::parse("   ").is_err());
+        assert!(RestaurantName::parse("Chez\0Flux").is_err());
+        assert!(RestaurantName::parse("Chez\nFlux").is_err());
         assert_eq!(
             RestaurantName::parse(" Chez Flux ").unwrap().as_str(),
             "Chez Flux"

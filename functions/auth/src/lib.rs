@@ -197,7 +197,21 @@ struct LoginBody {
 async fn login(state: &AuthState, req: &Request, meta: &RequestMeta) -> Result<Response, Problem> {
     let body: LoginBody = http::json_body(req)?;
     // Login never explains the rules: anything malformed is just a failure.
-    let email_key = body.email.trim().to_lowercase();
+    // Control characters (NUL, which PostgreSQL cannot store, among them)
+    // are in no registered email, so replacing them keeps that failure.
+    let email_key: String = body
+        .email
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .collect();
     let ip = client_ip(state, req, meta);
     let mut client = state.pool.get().await.map_err(AuthError::from)?;
 

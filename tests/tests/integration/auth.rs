@@ -716,3 +716,38 @@ async fn outdated_password_hashes_are_upgraded_at_login() {
     );
     stack.shutdown().await;
 }
+
+/// PostgreSQL cannot store NUL in text: inputs carrying one are refused or
+/// fail like any bad input, never with a 500 (found by schemathesis).
+#[tokio::test]
+async fn control_characters_in_inputs_are_refused_not_a_server_error() {
+    let (_db, stack, api) = setup().await;
+    let reply = api
+        .post(
+            "/auth/register",
+            &json!({"email": "nul@chez.example", "password": STRONG_PASSWORD, "restaurant_name": "Chez\u{0}Flux"}),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{:?}", reply.body);
+    assert_eq!(reply.body["errors"][0]["field"], "restaurant_name");
+    let reply = api
+        .post(
+            "/auth/register",
+            &json!({"email": "n\u{0}ul@chez.example", "password": STRONG_PASSWORD, "restaurant_name": "Chez Flux"}),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{:?}", reply.body);
+    let reply = api
+        .post(
+            "/auth/login",
+            &login_body("\u{87}B\u{0}\u{1a}", STRONG_PASSWORD),
+        )
+        .await;
+    assert_eq!(reply.status, 401, "{:?}", reply.body);
+    assert_eq!(reply.body["detail"], "Invalid email or password");
+    let reply = api
+        .post("/auth/refresh", &json!({"refresh_token": "ab\u{0}c"}))
+        .await;
+    assert_eq!(reply.status, 401, "{:?}", reply.body);
+    stack.shutdown().await;
+}
