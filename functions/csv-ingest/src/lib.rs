@@ -25,7 +25,7 @@ use reader::FileProblem;
 use rows::{Outcome as RowOutcome, RowParser};
 use store::{Claim, Claimed, Progress, StoreError};
 
-/// Valid lines travel to the COPY in batches of this many.
+/// Valid lines travel from the parser to the loader in batches of this many.
 const BATCH_LINES: usize = 2048;
 
 /// Built once per container.
@@ -93,23 +93,26 @@ async fn ingest_claimed(state: &IngestState, key: UploadKey) -> Result<(), Inges
         state.heartbeat_every,
     );
 
-    let unreadable = "the uploaded file could not be read";
-    let Some((lines, parser)) = open_object(state, &claim, &progress).await else {
-        store::fail(&state.pool, &claim, unreadable).await?;
-        return Ok(());
-    };
-    let landed = match land::direct::land(&state.pool, &claim, lines, parser).await {
-        Ok(Some(landed)) => Ok(landed),
-        Ok(None) => {
-            tracing::info!("orders are spread across the file; landing it again through staging");
-            progress.restart();
-            let Some((lines, parser)) = open_object(state, &claim, &progress).await else {
-                store::fail(&state.pool, &claim, unreadable).await?;
-                return Ok(());
-            };
-            land::staged::land(&state.pool, &claim, lines, parser).await
+    // The fast path first; the staged path when it finds an order spread
+    // across the file, reading the file again from the start.
+    let mut staged = false;
+    let landed = loop {
+        let Some((lines, parser)) = open_object(state, &claim, &progress).await else {
+            store::fail(&state.pool, &claim, "the uploaded file could not be read").await?;
+            return Ok(());
+        };
+        if staged {
+            break land::staged::land(&state.pool, &claim, lines, parser).await;
         }
-        Err(e) => Err(e),
+        match land::direct::land(&state.pool, &claim, lines, parser).await {
+            Ok(Some(landed)) => break Ok(landed),
+            Ok(None) => {
+                tracing::info!("orders are spread across the file; landing it through staging");
+                progress.restart();
+                staged = true;
+            }
+            Err(e) => break Err(e),
+        }
     };
     match landed {
         Ok(Landed::Done(outcome)) => {
@@ -178,7 +181,7 @@ async fn open_object(
     Some((lines_rx, parser))
 }
 
-/// Parses the stream on its own task, sending valid lines to the COPY as
+/// Parses the stream on its own task, sending valid lines to the loader as
 /// they come, so parsing and loading use both cores.
 async fn parse<R: AsyncRead + Unpin + Send>(
     body: R,

@@ -110,19 +110,20 @@ pub async fn land<E: std::fmt::Display>(
                     if batch.is_full_before(&line, STRETCH_LINES) {
                         in_flight.push_back(insert(&tx, &statement, claim, std::mem::take(&mut batch)));
                     }
-                    if let Err(error) = batch.push(line) {
-                        landing.disagreeing += 1;
-                        if landing.disagreement_errors.len() < MAX_STORED_ERROR_ROWS {
-                            landing.disagreement_errors.push(error);
+                    match batch.push(line) {
+                        Ok(()) => landing.lines += 1,
+                        Err(error) => {
+                            landing.disagreeing += 1;
+                            if landing.disagreement_errors.len() < MAX_STORED_ERROR_ROWS {
+                                landing.disagreement_errors.push(error);
+                            }
                         }
                     }
-                    landing.lines += 1;
                 }
             }
         }
     }
     drop(in_flight);
-    landing.lines -= landing.disagreeing;
     let summary = match parsed(parser).await {
         Ok(summary) => summary,
         Err(landed) => return Ok(Some(landed)),
