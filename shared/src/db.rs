@@ -160,6 +160,11 @@ impl DbSettings {
         if pg.get_application_name().is_none() {
             pg.application_name("flux");
         }
+        if let DbTls::Verify { .. } = self.tls {
+            // The driver's default ("prefer") would carry on in clear text
+            // when the server, or whoever sits in between, declines TLS.
+            pg.ssl_mode(tokio_postgres::config::SslMode::Require);
+        }
         pg
     }
 

@@ -8,4 +8,5 @@ mod migrations;
 mod rls;
 mod s3_events;
 mod seed;
+mod tls;
 mod uploads;
