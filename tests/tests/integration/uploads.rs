@@ -634,28 +634,14 @@ async fn an_order_a_concurrent_upload_is_inserting_becomes_a_duplicate_when_it_c
     let db = TestDb::new().await;
     let (stack, api, token, id, event) =
         captured_upload(&db, "owner@overlap.example", EXAMPLE.as_bytes()).await;
-    let me = api.get("/auth/me", Some(&token)).await;
-    let restaurant = me.body["restaurant"]["id"].as_str().unwrap().to_string();
     // Another upload is landing A-1001 (two lines in EXAMPLE) and has not
     // committed yet.
-    let mut other = db.superuser().await;
-    let other = other.transaction().await.unwrap();
-    other
-        .execute(
-            "INSERT INTO transactions (restaurant_id, order_id, ordered_at, subtotal, total, item_count)
-             VALUES ($1::text::uuid, 'A-1001', now(), 1, 1, 1)",
-            &[&restaurant],
-        )
-        .await
-        .unwrap();
+    let other = hold_order(&db, &api, &token, "A-1001").await;
     let state = stack.ingest.clone();
     let ingest = tokio::spawn(async move { flux_csv_ingest::handle(&state, event).await });
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        !ingest.is_finished(),
-        "the ingest waits for the other upload"
-    );
-    other.commit().await.unwrap();
+    // The ingest waits for the other upload.
+    wait_until_blocked(&db).await;
+    other.batch_execute("COMMIT").await.unwrap();
     ingest.await.unwrap().unwrap();
     let upload = api.wait_final(&token, &id).await;
     assert_eq!(
@@ -888,7 +874,9 @@ async fn wait_until_blocked(db: &TestDb) {
     loop {
         let waiting: i64 = client
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO transactions%'",
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'
+                   AND query LIKE '%INSERT INTO transactions%'",
                 &[],
             )
             .await
@@ -918,20 +906,51 @@ async fn upload_row(db: &TestDb, id: &str) -> (String, Option<uuid::Uuid>) {
     (row.get(0), row.get(1))
 }
 
-#[tokio::test]
-async fn a_worker_killed_mid_ingest_leaves_nothing_and_the_retry_ingests_once() {
-    let db = TestDb::new().await;
+/// An ingest of a 30,000-line file paused mid-file: it has landed its first
+/// stretches and waits at order M-008000, which `blocker` holds uncommitted.
+struct PausedIngest {
+    stack: RunningStack,
+    api: Api,
+    token: String,
+    id: String,
+    event: S3Event,
+    blocker: tokio_postgres::Client,
+    worker: tokio::task::JoinHandle<Result<(), flux_csv_ingest::IngestError>>,
+}
+
+async fn pause_an_ingest_mid_file(db: &TestDb, email: &str) -> PausedIngest {
     let csv = many_orders(0, 10_000, 3);
-    let (stack, api, token, id, event) =
-        captured_upload(&db, "owner@killed.example", csv.as_bytes()).await;
-    // The worker lands the first stretches, then waits at M-008000.
-    let blocker = hold_order(&db, &api, &token, "M-008000").await;
+    let (stack, api, token, id, event) = captured_upload(db, email, csv.as_bytes()).await;
+    let blocker = hold_order(db, &api, &token, "M-008000").await;
     let state = stack.ingest.clone();
     let worker = tokio::spawn({
         let event = event.clone();
         async move { flux_csv_ingest::handle(&state, event).await }
     });
-    wait_until_blocked(&db).await;
+    wait_until_blocked(db).await;
+    PausedIngest {
+        stack,
+        api,
+        token,
+        id,
+        event,
+        blocker,
+        worker,
+    }
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_ingest_leaves_nothing_and_the_retry_ingests_once() {
+    let db = TestDb::new().await;
+    let PausedIngest {
+        stack,
+        api,
+        token,
+        id,
+        event,
+        blocker,
+        worker,
+    } = pause_an_ingest_mid_file(&db, "owner@killed.example").await;
     worker.abort();
     let _ = worker.await;
     blocker.batch_execute("ROLLBACK").await.unwrap();
@@ -967,16 +986,13 @@ async fn a_worker_killed_mid_ingest_leaves_nothing_and_the_retry_ingests_once() 
 #[tokio::test]
 async fn a_worker_whose_claim_was_taken_over_commits_nothing() {
     let db = TestDb::new().await;
-    let csv = many_orders(0, 10_000, 3);
-    let (stack, api, token, id, event) =
-        captured_upload(&db, "owner@superseded.example", csv.as_bytes()).await;
-    let blocker = hold_order(&db, &api, &token, "M-008000").await;
-    let state = stack.ingest.clone();
-    let worker = tokio::spawn({
-        let event = event.clone();
-        async move { flux_csv_ingest::handle(&state, event).await }
-    });
-    wait_until_blocked(&db).await;
+    let PausedIngest {
+        stack,
+        id,
+        blocker,
+        worker,
+        ..
+    } = pause_an_ingest_mid_file(&db, "owner@superseded.example").await;
     // Meanwhile a retry decided this worker was dead and claimed the upload.
     let newer = uuid::Uuid::new_v4();
     db.superuser()
