@@ -10,6 +10,8 @@ use crate::values::{self, NumberStyle, PaymentMethod};
 
 /// Offending values are cut to this many characters in errors.
 const MAX_ERROR_VALUE_CHARS: usize = 100;
+/// Text PostgreSQL cannot store; the rest of the row may be fine.
+const NUL_MESSAGE: &str = "must not contain NUL characters";
 /// numeric(12,2): amounts must stay below 10^10.
 const MAX_AMOUNT: i64 = 10_000_000_000;
 
@@ -122,6 +124,10 @@ impl RowParser {
         {
             Some(c) if c.trim().chars().count() > 100 => {
                 row.reject(Field::Category, &c, "must be at most 100 characters");
+                None
+            }
+            Some(c) if c.contains('\0') => {
+                row.reject(Field::Category, &c, NUL_MESSAGE);
                 None
             }
             Some(c) if !c.trim().is_empty() => Some(c.trim().to_string()),
@@ -280,7 +286,20 @@ impl Cells<'_> {
         self.errors.push(RowError {
             line: self.line,
             column: Some(field.name().to_string()),
-            value: Some(value.chars().take(MAX_ERROR_VALUE_CHARS).collect()),
+            // PostgreSQL cannot store NUL: show where it was instead.
+            value: Some(
+                value
+                    .chars()
+                    .take(MAX_ERROR_VALUE_CHARS)
+                    .map(|c| {
+                        if c == '\0' {
+                            char::REPLACEMENT_CHARACTER
+                        } else {
+                            c
+                        }
+                    })
+                    .collect(),
+            ),
             message: message.to_string(),
         });
     }
@@ -297,6 +316,9 @@ impl Cells<'_> {
                 trimmed,
                 &format!("must be at most {max_chars} characters"),
             );
+            None
+        } else if trimmed.contains('\0') {
+            self.reject(field, trimmed, NUL_MESSAGE);
             None
         } else {
             Some(trimmed.to_string())
@@ -354,6 +376,36 @@ mod tests {
         "tax",
         "payment_method",
     ];
+
+    #[test]
+    fn nul_characters_reject_their_row_and_never_reach_an_error_value() {
+        let p = parser(HEADER);
+        let Outcome::Rejected(errors) = parse(
+            &p,
+            &[
+                "A-1",
+                "2026-01-29 19:05",
+                "Pi\0zza",
+                "Mains\0",
+                "1\0",
+                "12.50",
+                "",
+                "",
+                "card",
+            ],
+        ) else {
+            panic!("a NUL rejects the row");
+        };
+        let columns: Vec<_> = errors.iter().map(|e| e.column.as_deref()).collect();
+        assert_eq!(
+            columns,
+            [Some("item_name"), Some("category"), Some("quantity")]
+        );
+        assert_eq!(errors[0].message, "must not contain NUL characters");
+        assert!(errors
+            .iter()
+            .all(|e| !e.value.as_deref().unwrap_or("").contains('\0')));
+    }
 
     #[test]
     fn a_valid_row_becomes_a_line() {

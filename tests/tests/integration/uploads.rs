@@ -1015,3 +1015,33 @@ async fn a_worker_whose_claim_was_taken_over_commits_nothing() {
     );
     stack.shutdown().await;
 }
+
+/// PostgreSQL cannot store NUL. In the first 64 KiB it marks a binary file
+/// (failed as a whole); later, a row carrying one is rejected on its own,
+/// and its error is stored and listed (with the NUL shown as U+FFFD).
+#[tokio::test]
+async fn a_nul_byte_past_the_sniffed_start_rejects_its_row_only() {
+    let (_db, stack, api, token) = setup().await;
+    // 3,000 lines (over 64 KiB) before the bad one, on line 3,002.
+    let mut csv = many_orders(0, 1_000, 3);
+    csv.push_str("N-1,2026-01-29 19:05,Pi\0zza,1,12.50\n");
+    let id = api.upload(&token, "nul.csv", csv.as_bytes()).await;
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(
+        (
+            &upload["status"],
+            &upload["rows_ingested"],
+            &upload["rows_rejected"]
+        ),
+        (&json!("completed_with_errors"), &json!(3_000), &json!(1)),
+        "{upload}"
+    );
+    let errors = api
+        .get(&format!("/uploads/{id}/errors"), Some(&token))
+        .await;
+    assert_eq!(
+        errors.body["items"][0],
+        json!({"line": 3_002, "column": "item_name", "value": "Pi\u{FFFD}zza", "message": "must not contain NUL characters"})
+    );
+    stack.shutdown().await;
+}
