@@ -346,6 +346,19 @@ impl Api {
     }
 
     /// Polls GET /uploads/{id} until a final status (30 s at most).
+    /// Uploads a file and waits until its ingestion reaches a final status:
+    /// the upload's id and its final state.
+    pub async fn ingest(
+        &self,
+        token: &str,
+        filename: &str,
+        bytes: &[u8],
+    ) -> (String, serde_json::Value) {
+        let id = self.upload(token, filename, bytes).await;
+        let upload = self.wait_final(token, &id).await;
+        (id, upload)
+    }
+
     pub async fn wait_final(&self, token: &str, id: &str) -> serde_json::Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {

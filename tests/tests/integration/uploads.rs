@@ -107,10 +107,9 @@ async fn captured_upload(
 #[tokio::test]
 async fn a_clean_file_is_ingested_exactly_as_csv_md_defines() {
     let (db, stack, api, token) = setup().await;
-    let id = api
-        .upload(&token, "sales-2026-01.csv", EXAMPLE.as_bytes())
+    let (id, upload) = api
+        .ingest(&token, "sales-2026-01.csv", EXAMPLE.as_bytes())
         .await;
-    let upload = api.wait_final(&token, &id).await;
     assert_eq!(upload["status"], "completed", "{upload}");
     assert_eq!(upload["filename"], "sales-2026-01.csv");
     assert_eq!(upload["size_bytes"], EXAMPLE.len());
@@ -180,8 +179,7 @@ async fn messy_files_bom_crlf_quoted_newlines_thousands_and_blank_lines() {
                  M-1,2026-01-29 19:05,\"Chef's \"\"special\"\"\r\nplatter\",Mains,1,\"$1,234.50\",0,98.76,Card\r\n\
                  \r\n\
                  M-2,01/29/2026 7:30 PM,Water,,2,$2.00,,,\r\n";
-    let id = api.upload(&token, "messy.csv", messy.as_bytes()).await;
-    let upload = api.wait_final(&token, &id).await;
+    let (_, upload) = api.ingest(&token, "messy.csv", messy.as_bytes()).await;
     assert_eq!(upload["status"], "completed", "{upload}");
     assert_eq!(upload["rows_total"], 2);
     let tx = transactions(&db).await;
@@ -204,8 +202,7 @@ async fn semicolons_with_decimal_commas_and_windows_1252() {
     let mut latin: Vec<u8> =
         b"order_id,ordered_at,item_name,quantity,unit_price\nW-1,2026-01-29 19:05,Cr".to_vec();
     latin.extend_from_slice(b"\xe8me br\xfbl\xe9e,1,\x805.00\n");
-    let id = api.upload(&token, "windows.csv", &latin).await;
-    let upload = api.wait_final(&token, &id).await;
+    let (_, upload) = api.ingest(&token, "windows.csv", &latin).await;
     assert_eq!(upload["status"], "completed", "{upload}");
     let lines = items(&db).await;
     assert_eq!((lines[0].1.as_str(), lines[0].7), ("Café", d("2469.00")));
@@ -221,10 +218,9 @@ async fn square_and_toast_exports_are_mapped() {
 2026-01-29,19:05:00,Pacific Time (US & Canada),Drinks,Soda,1,Regular,,,$3.00,$0.00,$3.00,$0.25,SQ-1,P1,iPad,,,Payment,Main,For Here,,,,,,,Visa,1234
 2026-01-29,20:00:00,Pacific Time (US & Canada),Pizza,Margherita,1,Regular,,,$12.50,$0.00,$12.50,$1.05,SQ-2,P2,iPad,,,Refund,Main,For Here,,,,,,,,
 ";
-    let id = api
-        .upload(&token, "square-items.csv", square.as_bytes())
+    let (id, upload) = api
+        .ingest(&token, "square-items.csv", square.as_bytes())
         .await;
-    let upload = api.wait_final(&token, &id).await;
     assert_eq!(upload["status"], "completed_with_errors", "{upload}");
     assert_eq!(
         (&upload["rows_ingested"], &upload["rows_rejected"]),
@@ -259,10 +255,9 @@ Main,T-100,1,01/29/2026 19:10,01/29/2026 19:05,C1,Ann,4,Patio,Dinner,Dine In,S1,
 Main,T-100,1,01/29/2026 19:10,01/29/2026 19:05,C1,Ann,4,Patio,Dinner,Dine In,S2,I2,M2,,,Fries,,Sides,Dinner,,4.00,0.00,4.00,1,0.34,false,false,false,,,
 Main,T-100,1,01/29/2026 19:10,01/29/2026 19:05,C1,Ann,4,Patio,Dinner,Dine In,S3,I3,M3,,,Shake,,Drinks,Dinner,Beverage,6.00,0.00,6.00,1,0.50,true,false,false,,,
 ";
-    let id = api
-        .upload(&token, "ItemSelectionDetails.csv", toast.as_bytes())
+    let (_, upload) = api
+        .ingest(&token, "ItemSelectionDetails.csv", toast.as_bytes())
         .await;
-    let upload = api.wait_final(&token, &id).await;
     assert_eq!(upload["status"], "completed", "{upload}");
     assert_eq!(
         (
@@ -309,8 +304,7 @@ async fn whole_file_failures_have_one_clear_error_and_write_nothing() {
         ("blank.csv", b"\r\n\r\n", "the file is empty"),
     ];
     for (name, bytes, error) in cases {
-        let id = api.upload(&token, name, bytes).await;
-        let upload = api.wait_final(&token, &id).await;
+        let (_, upload) = api.ingest(&token, name, bytes).await;
         assert_eq!(upload["status"], "failed", "{name}: {upload}");
         assert_eq!(upload["error"], error, "{name}");
         assert_eq!(upload["rows_ingested"], 0);
@@ -323,8 +317,7 @@ async fn whole_file_failures_have_one_clear_error_and_write_nothing() {
 async fn a_file_where_every_row_is_bad_fails_and_lists_its_rows() {
     let (db, stack, api, token) = setup().await;
     let bad = "order_id,ordered_at,item_name,quantity,unit_price\nB-1,someday,x,1,2\nB-2,2026-01-29 19:05,y,abc,2\n,2026-01-29 19:05,z,1,2\nB-4,2026-01-29 19:05,w,1\n";
-    let id = api.upload(&token, "bad.csv", bad.as_bytes()).await;
-    let upload = api.wait_final(&token, &id).await;
+    let (id, upload) = api.ingest(&token, "bad.csv", bad.as_bytes()).await;
     assert_eq!(upload["status"], "failed", "{upload}");
     assert_eq!(upload["error"], "no valid rows");
     assert_eq!(
@@ -376,8 +369,7 @@ async fn a_file_where_every_row_is_bad_fails_and_lists_its_rows() {
 async fn disagreeing_rows_and_already_ingested_orders() {
     let (db, stack, api, token) = setup().await;
     let first = "order_id,ordered_at,item_name,quantity,unit_price\nD-1,2026-01-29 19:05,a,1,1\nD-1,2026-01-29 19:06,b,1,1\nD-2,2026-01-29 19:07,c,1,1\n";
-    let id = api.upload(&token, "first.csv", first.as_bytes()).await;
-    let upload = api.wait_final(&token, &id).await;
+    let (id, upload) = api.ingest(&token, "first.csv", first.as_bytes()).await;
     assert_eq!(upload["status"], "completed_with_errors", "{upload}");
     assert_eq!(
         (&upload["rows_ingested"], &upload["rows_rejected"]),
@@ -393,8 +385,7 @@ async fn disagreeing_rows_and_already_ingested_orders() {
         .contains("first row of order D-1"));
 
     let second = "order_id,ordered_at,item_name,quantity,unit_price\nD-2,2026-01-29 19:07,c,1,1\nD-3,2026-01-29 19:08,d,2,1\n";
-    let id = api.upload(&token, "second.csv", second.as_bytes()).await;
-    let upload = api.wait_final(&token, &id).await;
+    let (_, upload) = api.ingest(&token, "second.csv", second.as_bytes()).await;
     assert_eq!(upload["status"], "completed", "{upload}");
     assert_eq!(
         (
@@ -429,10 +420,9 @@ async fn large_files_with_orders_already_ingested_count_them_as_duplicates() {
     let (db, stack, api, token) = setup().await;
     // 30,000 lines: several statements' worth, so orders already stored
     // show up in more than one of them.
-    let id = api
-        .upload(&token, "first.csv", many_orders(0, 10_000, 3).as_bytes())
+    let (_, upload) = api
+        .ingest(&token, "first.csv", many_orders(0, 10_000, 3).as_bytes())
         .await;
-    let upload = api.wait_final(&token, &id).await;
     assert_eq!(
         (
             &upload["status"],
@@ -443,14 +433,13 @@ async fn large_files_with_orders_already_ingested_count_them_as_duplicates() {
         "{upload}"
     );
     // Half of the second file's orders are in the first one.
-    let id = api
-        .upload(
+    let (_, upload) = api
+        .ingest(
             &token,
             "second.csv",
             many_orders(5_000, 10_000, 3).as_bytes(),
         )
         .await;
-    let upload = api.wait_final(&token, &id).await;
     assert_eq!(
         (
             &upload["status"],
@@ -506,8 +495,7 @@ async fn an_order_spread_across_the_file_is_still_one_transaction() {
     );
     csv.push_str("S-1,2026-01-29 19:05,second,2,2.50\n");
     csv.push_str("S-1,2026-01-29 19:06,late,1,1.00\n");
-    let id = api.upload(&token, "spread.csv", csv.as_bytes()).await;
-    let upload = api.wait_final(&token, &id).await;
+    let (id, upload) = api.ingest(&token, "spread.csv", csv.as_bytes()).await;
     assert_eq!(
         (
             &upload["status"],
@@ -1025,8 +1013,7 @@ async fn a_nul_byte_past_the_sniffed_start_rejects_its_row_only() {
     // 3,000 lines (over 64 KiB) before the bad one, on line 3,002.
     let mut csv = many_orders(0, 1_000, 3);
     csv.push_str("N-1,2026-01-29 19:05,Pi\0zza,1,12.50\n");
-    let id = api.upload(&token, "nul.csv", csv.as_bytes()).await;
-    let upload = api.wait_final(&token, &id).await;
+    let (id, upload) = api.ingest(&token, "nul.csv", csv.as_bytes()).await;
     assert_eq!(
         (
             &upload["status"],
