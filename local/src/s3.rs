@@ -54,6 +54,7 @@ pub async fn serve(
         service: builder.build(),
         root,
         on_created,
+        conditional_puts: std::sync::Mutex::new(std::collections::HashSet::new()),
     });
     loop {
         let (socket, peer) = tokio::select! {
@@ -77,6 +78,25 @@ struct Notifier {
     service: S3Service,
     root: PathBuf,
     on_created: Option<ObjectCreatedHandler>,
+    /// Keys with a conditional PUT in flight: S3 lets one of two racing
+    /// conditional writes win and refuses the other.
+    conditional_puts: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+}
+
+/// Releases a key's conditional-PUT slot when the PUT is done.
+struct InFlight<'a> {
+    notifier: &'a Notifier,
+    path: PathBuf,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.notifier
+            .conditional_puts
+            .lock()
+            .expect("not poisoned")
+            .remove(&self.path);
+    }
 }
 
 impl Notifier {
@@ -87,6 +107,51 @@ impl Notifier {
     ) -> http::Response<s3s::Body> {
         let event_name = creates_object(&req);
         let path = req.uri().path().to_string();
+        let target = split_path(&path);
+        // The files live on disk: `.` and `..` must never name a path.
+        if let Some((bucket, key)) = &target {
+            if [bucket.as_str(), key.as_str()]
+                .iter()
+                .flat_map(|p| p.split('/'))
+                .any(|segment| segment == "." || segment == "..")
+            {
+                return s3_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidArgument",
+                    "object keys may not contain . or .. segments",
+                );
+            }
+        }
+        // S3's conditional write: `If-None-Match: *` refuses to replace an object.
+        let _in_flight = match (&target, event_name, if_none_match_any(&req)) {
+            (Some((bucket, key)), Some(_), true) => {
+                let file = self.root.join(bucket).join(key);
+                if file.exists() {
+                    return s3_error(
+                        StatusCode::PRECONDITION_FAILED,
+                        "PreconditionFailed",
+                        "At least one of the pre-conditions you specified did not hold",
+                    );
+                }
+                if !self
+                    .conditional_puts
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(file.clone())
+                {
+                    return s3_error(
+                        StatusCode::CONFLICT,
+                        "ConditionalRequestConflict",
+                        "A conflicting conditional operation is in progress on this object",
+                    );
+                }
+                Some(InFlight {
+                    notifier: self,
+                    path: file,
+                })
+            }
+            _ => None,
+        };
         let response = match self.service.call(req.map(s3s::Body::from)).await {
             Ok(response) => response,
             Err(e) => {
@@ -114,6 +179,27 @@ impl Notifier {
         }
         response
     }
+}
+
+fn if_none_match_any(req: &http::Request<Incoming>) -> bool {
+    req.headers()
+        .get(http::header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes().trim_ascii() == b"*")
+}
+
+/// An S3-style XML error response.
+fn s3_error(status: StatusCode, code: &str, message: &str) -> http::Response<s3s::Body> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{}</RequestId></Error>",
+        uuid::Uuid::new_v4().simple()
+    );
+    let mut response = http::Response::new(s3s::Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
+    response
 }
 
 /// The event name when this request, if it succeeds, creates an object.

@@ -29,16 +29,17 @@ pub async fn seed(app: &DbSettings, data_dir: &Path) -> anyhow::Result<SeedRepor
 
     // Before a restaurant is known, a user row is visible only to a
     // transaction that names its email (the login_lookup policy).
+    let email_key = flux_shared::emails::key(DEMO_EMAIL);
     let tx = client.transaction().await?;
     tx.execute(
         "SELECT set_config('app.login_email', $1, true)",
-        &[&DEMO_EMAIL],
+        &[&email_key],
     )
     .await?;
     let existing = tx
         .query_opt(
-            "SELECT id, restaurant_id FROM users WHERE lower(email) = lower($1)",
-            &[&DEMO_EMAIL],
+            "SELECT id, restaurant_id FROM users WHERE email_key = $1",
+            &[&email_key],
         )
         .await?;
     tx.commit().await?;
@@ -61,8 +62,9 @@ pub async fn seed(app: &DbSettings, data_dir: &Path) -> anyhow::Result<SeedRepor
         )
         .await?;
         tx.execute(
-            "INSERT INTO users (id, restaurant_id, email, password_hash, role) VALUES ($1, $2, $3, $4, 'owner')",
-            &[&user_id, &restaurant.0, &DEMO_EMAIL, &hash],
+            "INSERT INTO users (id, restaurant_id, email, email_key, password_hash, role)
+             VALUES ($1, $2, $3, $4, $5, 'owner')",
+            &[&user_id, &restaurant.0, &DEMO_EMAIL, &email_key, &hash],
         )
         .await?;
         Ok::<_, tokio_postgres::Error>(())

@@ -123,10 +123,7 @@ impl RunningStack {
         ensure_secret_with(&data_dir.join("secrets"), AUTH_KEYS_SECRET, || {
             flux_auth::keys::generate_secret("local-1")
         })?;
-        let tokens = TokenConfig {
-            issuer: api_url.clone(),
-            audience: "flux-api".to_string(),
-        };
+        let tokens = TokenConfig::new(api_url.clone(), "flux-api");
         let auth_keys = AuthKeys::from_secret(&secrets.get(AUTH_KEYS_SECRET).await?)?;
         let verifier = Verifier::new(&tokens, &auth_keys.public_keys)?;
         let auth = Arc::new(AuthState::new(http.clone(), pool.clone(), tokens, auth_keys).await?);
@@ -218,7 +215,8 @@ fn invoke_csv_ingest(state: Arc<IngestState>) -> ObjectCreatedHandler {
         let state = state.clone();
         async move {
             for attempt in 0..3u64 {
-                match flux_csv_ingest::handle(&state, event.clone()).await {
+                let request_id = uuid::Uuid::new_v4().to_string();
+                match flux_csv_ingest::handle(&state, event.clone(), &request_id).await {
                     Ok(()) => return,
                     Err(e) => {
                         tracing::warn!(error = %e, attempt, "csv-ingest failed; retrying");

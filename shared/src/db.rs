@@ -251,8 +251,42 @@ fn is_local(pg: &tokio_postgres::Config) -> bool {
 pub fn is_unavailable(error: &PoolError) -> bool {
     match error {
         PoolError::Timeout(_) | PoolError::Closed | PoolError::NoRuntimeSpecified => true,
-        PoolError::Backend(e) => e.is_closed() || e.as_db_error().is_none(),
+        PoolError::Backend(e) => is_unreachable(e),
         PoolError::PostCreateHook(_) => false,
+    }
+}
+
+/// True when a driver error means the database went away, refused us or is
+/// overloaded: no connection, a connection exception (class 08), too many
+/// connections (53), an administrator shutdown or a cancelled statement (57).
+pub fn is_unreachable(error: &tokio_postgres::Error) -> bool {
+    match error.as_db_error() {
+        None => true,
+        Some(db) => ["08", "53", "57"]
+            .iter()
+            .any(|class| db.code().code().starts_with(class)),
+    }
+}
+
+/// A database error as the logs show it: SQLSTATE, constraint and message.
+/// Never put in a response.
+pub fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => {
+            let constraint = db
+                .constraint()
+                .map(|c| format!(" (constraint {c})"))
+                .unwrap_or_default();
+            format!(
+                "SQLSTATE {}{constraint}: {}",
+                db.code().code(),
+                db.message()
+            )
+        }
+        None => match std::error::Error::source(error) {
+            Some(cause) => format!("{error}: {cause}"),
+            None => error.to_string(),
+        },
     }
 }
 

@@ -95,7 +95,15 @@ where
         .and_then(|v| v.to_str().ok())
         .filter(|origin| config.allows(origin))
         .map(str::to_string);
-    let span = tracing::info_span!("request", request_id = %meta.request_id, %method, %path);
+    // Who is asking is recorded once a token is verified.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %meta.request_id,
+        %method,
+        %path,
+        user_id = tracing::field::Empty,
+        restaurant_id = tracing::field::Empty
+    );
 
     let result = async {
         if is_preflight(&req) {
@@ -159,7 +167,7 @@ pub fn problem_response(problem: &Problem) -> Response {
     if problem.status() == StatusCode::UNAUTHORIZED {
         headers.insert(
             http::header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer"),
+            HeaderValue::from_static(problem.www_authenticate.unwrap_or("Bearer")),
         );
     }
     if let Some(secs) = problem.retry_after {

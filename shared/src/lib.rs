@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod db;
+pub mod emails;
 pub mod http;
 pub mod passwords;
 pub mod problem;

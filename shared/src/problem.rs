@@ -42,6 +42,9 @@ pub struct Problem {
     /// Sent as `allow` on 405.
     #[serde(skip)]
     pub allow: Option<String>,
+    /// Sent as `www-authenticate` on 401 instead of plain `Bearer`.
+    #[serde(skip)]
+    pub www_authenticate: Option<&'static str>,
 }
 
 impl Problem {
@@ -55,6 +58,7 @@ impl Problem {
             request_id: None,
             retry_after: None,
             allow: None,
+            www_authenticate: None,
         }
     }
 
@@ -100,6 +104,21 @@ impl Problem {
             "Authentication required",
         )
         .with_detail(detail)
+    }
+
+    /// 401 for an access token that was valid and has expired: the client
+    /// should refresh it (API.md), which a different type and
+    /// `www-authenticate` tell it.
+    pub fn token_expired() -> Self {
+        let mut problem = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "token-expired",
+            "Access token expired",
+        )
+        .with_detail("the access token has expired; refresh it");
+        problem.www_authenticate =
+            Some(r#"Bearer error="invalid_token", error_description="expired""#);
+        problem
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {

@@ -1,7 +1,9 @@
 //! Access tokens: RS256 JWTs with a `kid`. The auth function signs them;
 //! every protected route verifies them here and gets a typed [`Caller`].
-//! Verification accepts only RS256, the configured issuer and audience, and
-//! at most 30 s of clock skew.
+//! Verification accepts only RS256, the configured issuer and audience, at
+//! most 30 s of clock skew, and no lifetime longer than the configured one.
+//! Whether the token's session is still live is the database's to say
+//! (see [`crate::tenant::begin_for`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -16,6 +18,7 @@ use crate::problem::Problem;
 use crate::tenant::RestaurantId;
 
 pub const LEEWAY_SECS: u64 = 30;
+/// The default lifetime of an access token.
 pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +55,8 @@ pub struct Claims {
     pub aud: String,
     pub sub: Uuid,
     pub rid: Uuid,
+    /// The sign-in session (refresh-token family) the token was issued for.
+    pub sid: Uuid,
     pub role: Role,
     pub iat: i64,
     pub exp: i64,
@@ -63,6 +68,7 @@ pub struct Claims {
 pub struct Caller {
     pub user_id: Uuid,
     pub restaurant_id: RestaurantId,
+    pub session_id: Uuid,
     pub role: Role,
 }
 
@@ -71,16 +77,33 @@ pub struct Caller {
 pub struct TokenConfig {
     pub issuer: String,
     pub audience: String,
+    /// How long an access token is valid; verifiers refuse longer ones.
+    pub access_ttl: Duration,
 }
 
 impl TokenConfig {
-    /// `AUTH_ISSUER` (the API's base URL) and `AUTH_AUDIENCE` (default `flux-api`).
+    /// `AUTH_ISSUER` (the API's base URL), `AUTH_AUDIENCE` (default
+    /// `flux-api`) and `AUTH_ACCESS_TOKEN_TTL_SECS` (default 900).
     pub fn from_env(vars: &(impl Vars + ?Sized)) -> Result<Self, ConfigError> {
         Ok(Self {
             issuer: config::required(vars, "AUTH_ISSUER")?,
             audience: config::optional(vars, "AUTH_AUDIENCE")
                 .unwrap_or_else(|| "flux-api".to_string()),
+            access_ttl: Duration::from_secs(config::parsed(
+                vars,
+                "AUTH_ACCESS_TOKEN_TTL_SECS",
+                ACCESS_TOKEN_TTL.as_secs(),
+            )?),
         })
+    }
+
+    /// For the local stack and tests: the default lifetime.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            access_ttl: ACCESS_TOKEN_TTL,
+        }
     }
 }
 
@@ -97,6 +120,10 @@ pub enum TokenError {
     Malformed,
     #[error("the token's key id is missing or unknown")]
     UnknownKey,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token's lifetime is longer than tokens are issued for")]
+    TooLong,
     #[error("the token is invalid: {0}")]
     Invalid(String),
     #[error("invalid public key {kid}: {reason}")]
@@ -108,6 +135,7 @@ pub enum TokenError {
 pub struct Verifier {
     keys: HashMap<String, DecodingKey>,
     validation: Validation,
+    max_lifetime_secs: i64,
 }
 
 impl Verifier {
@@ -131,7 +159,11 @@ impl Verifier {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_exp = true;
         validation.validate_nbf = true;
-        Ok(Self { keys, validation })
+        Ok(Self {
+            keys,
+            validation,
+            max_lifetime_secs: (config.access_ttl.as_secs() + LEEWAY_SECS) as i64,
+        })
     }
 
     /// `AUTH_PUBLIC_KEYS`: a JSON list of `{"kid", "public_key_pem"}`.
@@ -162,9 +194,22 @@ impl Verifier {
             .as_deref()
             .and_then(|kid| self.keys.get(kid))
             .ok_or(TokenError::UnknownKey)?;
-        jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
             .map(|data| data.claims)
-            .map_err(|e| TokenError::Invalid(e.to_string()))
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid(e.to_string()),
+            })?;
+        // A good signature is not enough: a token must not outlive what
+        // the issuer grants, nor claim to be issued in the future.
+        let now = chrono::Utc::now().timestamp();
+        if claims.exp - claims.iat > self.max_lifetime_secs {
+            return Err(TokenError::TooLong);
+        }
+        if claims.iat > now + LEEWAY_SECS as i64 {
+            return Err(TokenError::Invalid("issued in the future".into()));
+        }
+        Ok(claims)
     }
 
     /// The caller behind a request's `Authorization: Bearer` header; 401
@@ -187,11 +232,18 @@ impl Verifier {
             })?;
         let claims = self.verify(token).map_err(|e| {
             tracing::info!(reason = %e, "access token rejected");
-            Problem::unauthorized("the access token is invalid or expired")
+            match e {
+                TokenError::Expired => Problem::token_expired(),
+                _ => Problem::unauthorized("the access token is invalid"),
+            }
         })?;
+        let span = tracing::Span::current();
+        span.record("user_id", tracing::field::display(claims.sub));
+        span.record("restaurant_id", tracing::field::display(claims.rid));
         Ok(Caller {
             user_id: claims.sub,
             restaurant_id: RestaurantId(claims.rid),
+            session_id: claims.sid,
             role: claims.role,
         })
     }

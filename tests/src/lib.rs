@@ -111,6 +111,24 @@ impl TestDb {
         }
     }
 
+    /// An empty database, owned by the owner role and not migrated, for
+    /// tests of the migrations themselves.
+    pub async fn empty() -> Self {
+        let server = server().await;
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let admin = connect(&format!("{}postgres", server.base_url)).await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name} OWNER {OWNER}"))
+            .await
+            .expect("create a database");
+        let superuser_url = format!("{}{name}", server.base_url);
+        Self {
+            owner_url: with_user(&superuser_url, OWNER),
+            superuser_url,
+            name,
+        }
+    }
+
     /// Settings for the application role (no ownership, no BYPASSRLS).
     pub fn app_settings(&self) -> DbSettings {
         DbSettings::from_url(&with_user(&self.owner_url, APP_ROLE)).expect("valid URL")
@@ -158,6 +176,32 @@ pub fn event_channel() -> (
         Box::pin(async {})
     });
     (handler, rx)
+}
+
+/// A stack whose S3 events are captured instead of ingested, and one
+/// uploaded file's event: for driving csv-ingest by hand. Returns the
+/// stack, its API, the owner's token, the upload's id and its event.
+pub async fn captured_upload(
+    db: &TestDb,
+    email: &str,
+    csv: &[u8],
+) -> (
+    RunningStack,
+    Api,
+    String,
+    String,
+    aws_lambda_events::s3::S3Event,
+) {
+    let (handler, mut events) = event_channel();
+    let stack = spawn_stack(db, Some(handler)).await;
+    let api = Api::new(&stack);
+    let token = owner_token(&api, email, "Captured").await;
+    let id = api.upload(&token, "captured.csv", csv).await;
+    let event = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
+        .await
+        .expect("an ObjectCreated event")
+        .expect("the event channel is open");
+    (stack, api, token, id, event)
 }
 
 /// A directory under the system temp dir, readable by the `postgres` user

@@ -131,7 +131,7 @@ async fn an_upload_round_trips_through_an_independent_s3() {
         }]
     }))
     .unwrap();
-    flux_csv_ingest::handle(&stack.ingest, event)
+    flux_csv_ingest::handle(&stack.ingest, event, "test")
         .await
         .expect("ingest");
     let upload = api.wait_final(&token, &id).await;

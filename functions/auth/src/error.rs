@@ -1,8 +1,10 @@
 //! The auth domain's errors and their one conversion to problem responses.
 
-use flux_shared::db::{is_unavailable, PoolError};
+use flux_shared::db::{self, is_unavailable, PoolError};
 use flux_shared::http::internal_error;
+use flux_shared::passwords::PasswordError;
 use flux_shared::problem::{FieldError, Problem};
+use flux_shared::tenant::AccessError;
 use http::StatusCode;
 use lambda_http::http;
 
@@ -20,12 +22,29 @@ pub enum AuthError {
     InvalidRefreshToken,
     #[error("the account no longer exists")]
     AccountGone,
+    #[error("the session has ended")]
+    SessionEnded,
     #[error("database pool: {0}")]
     Pool(#[from] PoolError),
-    #[error("database: {0}")]
+    #[error("database: {}", db::describe(.0))]
     Database(#[from] tokio_postgres::Error),
-    #[error("{0}")]
-    Internal(String),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("signing the access token: {0}")]
+    Signing(#[from] jsonwebtoken::errors::Error),
+    #[error("the database holds a role this code does not know: {0}")]
+    UnknownRole(String),
+    #[error("the token keys: {0}")]
+    Keys(#[from] flux_shared::tokens::TokenError),
+}
+
+impl From<AccessError> for AuthError {
+    fn from(error: AccessError) -> Self {
+        match error {
+            AccessError::SessionEnded => AuthError::SessionEnded,
+            AccessError::Database(e) => AuthError::Database(e),
+        }
+    }
 }
 
 impl From<AuthError> for Problem {
@@ -44,12 +63,15 @@ impl From<AuthError> for Problem {
                 Problem::unauthorized("the refresh token is invalid, expired or revoked")
             }
             AuthError::AccountGone => Problem::unauthorized("the account no longer exists"),
+            AuthError::SessionEnded => {
+                Problem::unauthorized("the session of this access token has ended")
+            }
             AuthError::Pool(e) if is_unavailable(&e) => {
                 tracing::warn!(error = %e, "database unavailable");
                 Problem::unavailable()
             }
-            AuthError::Database(e) if e.is_closed() || e.as_db_error().is_none() => {
-                tracing::warn!(error = %e, "database unavailable");
+            AuthError::Database(e) if db::is_unreachable(&e) => {
+                tracing::warn!(error = %db::describe(&e), "database unavailable");
                 Problem::unavailable()
             }
             other => internal_error(&other),

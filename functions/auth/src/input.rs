@@ -33,9 +33,44 @@ impl Email {
         &self.0
     }
 
-    /// The form used for lookups and throttling.
+    /// The form accounts are compared and looked up by.
     pub fn key(&self) -> String {
-        self.0.to_lowercase()
+        flux_shared::emails::key(&self.0)
+    }
+}
+
+/// An email as typed at sign-in. Sign-in never explains the rules: anything
+/// that cannot be a registered email is simply not looked up, and fails
+/// like a wrong password.
+#[derive(Clone, Debug)]
+pub struct LoginEmail {
+    /// What the throttle counts, whatever was typed.
+    throttle_key: String,
+    /// Whether it could be a registered email at all.
+    plausible: bool,
+}
+
+impl LoginEmail {
+    pub fn parse(raw: &str) -> Self {
+        let key = flux_shared::emails::key(raw);
+        // NUL, which PostgreSQL cannot store, is in no registered email;
+        // nor is anything over the length limit.
+        let plausible = !key.is_empty()
+            && raw.trim().chars().count() <= 254
+            && !key.chars().any(char::is_control);
+        Self {
+            throttle_key: key,
+            plausible,
+        }
+    }
+
+    /// The key to look the account up by, if it could be one.
+    pub fn key(&self) -> Option<&str> {
+        self.plausible.then_some(self.throttle_key.as_str())
+    }
+
+    pub fn throttle_key(&self) -> &str {
+        &self.throttle_key
     }
 }
 

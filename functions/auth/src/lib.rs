@@ -1,29 +1,31 @@
 //! The auth function: register, login, refresh, logout, me, and the keys
 //! that verify access tokens (API.md "Auth").
 
+mod accounts;
 mod error;
 pub mod input;
+mod issuing;
 pub mod keys;
 pub mod sessions;
 pub mod throttle;
 
-use chrono::Utc;
 use deadpool_postgres::Pool;
 use flux_shared::http::{self, HttpConfig, Request, RequestMeta, Response, Routed};
 use flux_shared::passwords;
 use flux_shared::problem::{FieldError, Problem};
 use flux_shared::routes::Route;
-use flux_shared::tenant::{with_tenant, RestaurantId};
-use flux_shared::tokens::{Claims, Role, TokenConfig, Verifier, ACCESS_TOKEN_TTL};
+use flux_shared::tenant;
+use flux_shared::tokens::{TokenConfig, Verifier};
 use lambda_http::http::{HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
+use accounts::{Registration, RestaurantView, UserView};
 pub use error::AuthError;
-use input::{Email, NewPassword, RestaurantName, TimeZone};
+use input::{Email, LoginEmail, NewPassword, RestaurantName, TimeZone};
+use issuing::token_response;
 use keys::AuthKeys;
 use sessions::{RefreshToken, Refreshed, SessionPolicy};
-use throttle::LoginLimits;
+use throttle::{LoginLimits, Reserved, Subjects};
 
 pub const ROUTES: &[Route] = &[
     Route::post("/auth/register"),
@@ -60,14 +62,10 @@ impl AuthState {
         tokens: TokenConfig,
         keys: AuthKeys,
     ) -> Result<Self, AuthError> {
-        let verifier = Verifier::new(&tokens, &keys.public_keys)
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let verifier = Verifier::new(&tokens, &keys.public_keys)?;
         let mut filler = [0u8; 24];
-        aws_lc_rs::rand::fill(&mut filler)
-            .map_err(|_| AuthError::Internal("no randomness".into()))?;
-        let dummy_hash = passwords::hash(format!("{filler:?}"))
-            .await
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        aws_lc_rs::rand::fill(&mut filler).expect("system randomness");
+        let dummy_hash = passwords::hash(format!("{filler:?}")).await?;
         Ok(Self {
             http,
             pool,
@@ -100,31 +98,6 @@ pub async fn handle(state: &AuthState, req: Request) -> Response {
     .await
 }
 
-#[derive(Serialize)]
-struct UserView {
-    id: Uuid,
-    email: String,
-    role: Role,
-    restaurant_id: Uuid,
-}
-
-#[derive(Serialize)]
-struct RestaurantView {
-    id: Uuid,
-    name: String,
-    timezone: String,
-}
-
-#[derive(Serialize)]
-struct TokenResponse {
-    access_token: String,
-    token_type: &'static str,
-    expires_in: u64,
-    refresh_token: String,
-    user: UserView,
-    restaurant: RestaurantView,
-}
-
 #[derive(Deserialize)]
 struct RegisterBody {
     email: String,
@@ -150,41 +123,32 @@ async fn register(state: &AuthState, req: &Request) -> Result<Response, Problem>
     let password = NewPassword::parse(&body.password, email.as_ref(), &other_inputs)
         .map_err(|m| errors.push(FieldError::new("password", m)))
         .ok();
-    let (Some(email), Some(name), Some(timezone), Some(password)) =
+    let (Some(email), Some(restaurant_name), Some(timezone), Some(password)) =
         (email, name, timezone, password)
     else {
         return Err(AuthError::Invalid(errors).into());
     };
 
-    let hash = passwords::hash(password.into_inner())
-        .await
-        .map_err(|e| AuthError::Internal(e.to_string()))?;
-    let restaurant = RestaurantId(Uuid::new_v4());
-    let user_id = Uuid::new_v4();
+    let registration = Registration {
+        email,
+        restaurant_name,
+        timezone,
+        password_hash: passwords::hash(password.into_inner())
+            .await
+            .map_err(AuthError::from)?,
+    };
     let mut client = state.pool.get().await.map_err(AuthError::from)?;
-    let refresh = with_tenant(&mut client, restaurant, async |tx| {
-        tx.execute(
-            "INSERT INTO restaurants (id, name, timezone) VALUES ($1, $2, $3)",
-            &[&restaurant.0, &name.as_str(), &timezone.as_str()],
-        )
-        .await?;
-        tx.execute(
-            "INSERT INTO users (id, restaurant_id, email, password_hash, role) VALUES ($1, $2, $3, $4, 'owner')",
-            &[&user_id, &restaurant.0, &email.as_str(), &hash],
-        )
-        .await
-        .map_err(|e| {
-            if error::is_unique_violation(&e, "users_email_key") {
-                AuthError::EmailTaken
-            } else {
-                AuthError::Database(e)
-            }
-        })?;
-        Ok::<_, AuthError>(sessions::start(tx, restaurant, user_id, &state.sessions).await?)
-    })
+    let registered = accounts::register(&mut client, &registration, &state.sessions).await?;
+    tracing::info!(user_id = %registered.user_id, restaurant_id = %registered.restaurant, "registered");
+    let response = token_response(
+        &mut client,
+        &state.tokens,
+        &state.keys,
+        registered.restaurant,
+        registered.user_id,
+        registered.session,
+    )
     .await?;
-    tracing::info!(user_id = %user_id, restaurant_id = %restaurant, "registered");
-    let response = token_response(state, &mut client, restaurant, user_id, refresh).await?;
     http::json_response(StatusCode::CREATED, &response)
 }
 
@@ -196,106 +160,58 @@ struct LoginBody {
 
 async fn login(state: &AuthState, req: &Request, meta: &RequestMeta) -> Result<Response, Problem> {
     let body: LoginBody = http::json_body(req)?;
-    // Login never explains the rules: anything malformed is just a failure.
-    // Control characters (NUL, which PostgreSQL cannot store, among them)
-    // are in no registered email, so replacing them keeps that failure.
-    let email_key: String = body
-        .email
-        .trim()
-        .to_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_control() {
-                char::REPLACEMENT_CHARACTER
-            } else {
-                c
-            }
-        })
-        .collect();
+    let email = LoginEmail::parse(&body.email);
     let ip = client_ip(state, req, meta);
+    let subjects = Subjects::new(email.throttle_key(), &ip);
     let mut client = state.pool.get().await.map_err(AuthError::from)?;
-
-    if let Some(retry_after) = throttle::locked_for(&client, &state.limits, &email_key, &ip)
+    let reservation = match throttle::reserve(&mut client, &state.limits, &subjects)
         .await
         .map_err(AuthError::from)?
     {
-        tracing::info!(%ip, "sign-in throttled");
-        return Err(AuthError::Throttled { retry_after }.into());
-    }
+        Reserved::Attempt(reservation) => reservation,
+        Reserved::Locked { retry_after } => {
+            tracing::info!(%ip, "sign-in throttled");
+            return Err(AuthError::Throttled { retry_after }.into());
+        }
+    };
 
-    let found = {
-        let tx = client.transaction().await.map_err(AuthError::from)?;
-        tx.execute(
-            "SELECT set_config('app.login_email', $1, true)",
-            &[&email_key],
-        )
+    let candidate = accounts::find_for_sign_in(&mut client, &email)
         .await
         .map_err(AuthError::from)?;
-        let row = tx
-            .query_opt(
-                "SELECT id, restaurant_id, password_hash FROM users WHERE lower(email) = $1",
-                &[&email_key],
-            )
-            .await
-            .map_err(AuthError::from)?;
-        tx.commit().await.map_err(AuthError::from)?;
-        row.map(|r| {
-            (
-                r.get::<_, Uuid>(0),
-                RestaurantId(r.get(1)),
-                r.get::<_, String>(2),
-            )
-        })
-    };
-    let phc = found
+    let phc = candidate
         .as_ref()
-        .map_or(state.dummy_hash.clone(), |(_, _, phc)| phc.clone());
-    let password = if body.password.len() > MAX_LOGIN_PASSWORD_BYTES {
-        String::new()
-    } else {
-        body.password
-    };
-    let verification = passwords::verify(password.clone(), phc)
+        .map_or(&state.dummy_hash, |c| &c.password_hash);
+    let password = Some(body.password)
+        .filter(|p| p.len() <= MAX_LOGIN_PASSWORD_BYTES)
+        .unwrap_or_default();
+    let verification = passwords::verify(password.clone(), phc.clone())
         .await
-        .map_err(|e| AuthError::Internal(e.to_string()))?;
-    let (user_id, restaurant) = match found {
-        Some((user_id, restaurant, _)) if verification.matches && !password.is_empty() => {
-            (user_id, restaurant)
-        }
-        _ => {
-            throttle::record_failure(&client, &email_key, &ip)
-                .await
-                .map_err(AuthError::from)?;
-            tracing::info!(%ip, "sign-in failed");
-            return Err(AuthError::InvalidCredentials.into());
-        }
+        .map_err(AuthError::from)?;
+    let Some(candidate) = candidate.filter(|_| verification.matches && !password.is_empty()) else {
+        throttle::failed(reservation);
+        tracing::info!(%ip, "sign-in failed");
+        return Err(AuthError::InvalidCredentials.into());
     };
-    throttle::reset_email(&client, &email_key)
+    throttle::succeeded(&client, reservation, &subjects)
         .await
         .map_err(AuthError::from)?;
 
-    let upgraded = if verification.needs_rehash {
-        Some(
-            passwords::hash(password)
-                .await
-                .map_err(|e| AuthError::Internal(e.to_string()))?,
-        )
-    } else {
-        None
+    let upgraded = match verification.needs_rehash {
+        true => Some(passwords::hash(password).await.map_err(AuthError::from)?),
+        false => None,
     };
-    let refresh = with_tenant(&mut client, restaurant, async |tx| {
-        if let Some(hash) = &upgraded {
-            tx.execute(
-                "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
-                &[&user_id, hash],
-            )
-            .await?;
-        }
-        Ok::<_, AuthError>(sessions::start(tx, restaurant, user_id, &state.sessions).await?)
-    })
+    let rehashed = upgraded.is_some();
+    let session = accounts::sign_in(&mut client, &candidate, upgraded, &state.sessions).await?;
+    tracing::info!(user_id = %candidate.user_id, restaurant_id = %candidate.restaurant, rehashed, "signed in");
+    let response = token_response(
+        &mut client,
+        &state.tokens,
+        &state.keys,
+        candidate.restaurant,
+        candidate.user_id,
+        session,
+    )
     .await?;
-    tracing::info!(user_id = %user_id, restaurant_id = %restaurant, rehashed = upgraded.is_some(), "signed in");
-    let response = token_response(state, &mut client, restaurant, user_id, refresh).await?;
     http::json_response(StatusCode::OK, &response)
 }
 
@@ -318,11 +234,19 @@ async fn refresh(state: &AuthState, req: &Request) -> Result<Response, Problem> 
     .map_err(AuthError::from)?;
     match outcome {
         Refreshed::Token {
-            token,
+            session,
             user_id,
             restaurant,
         } => {
-            let response = token_response(state, &mut client, restaurant, user_id, token).await?;
+            let response = token_response(
+                &mut client,
+                &state.tokens,
+                &state.keys,
+                restaurant,
+                user_id,
+                session,
+            )
+            .await?;
             http::json_response(StatusCode::OK, &response)
         }
         Refreshed::Invalid => Err(AuthError::InvalidRefreshToken.into()),
@@ -351,96 +275,29 @@ struct MeResponse {
 async fn me(state: &AuthState, req: &Request) -> Result<Response, Problem> {
     let caller = state.verifier.authenticate(req)?;
     let mut client = state.pool.get().await.map_err(AuthError::from)?;
-    let (user, restaurant) =
-        load_profile(&mut client, caller.restaurant_id, caller.user_id).await?;
+    let tx = tenant::begin_for(&mut client, &caller)
+        .await
+        .map_err(AuthError::from)?;
+    let (user, restaurant) = accounts::profile(&tx, caller.restaurant_id, caller.user_id).await?;
+    tx.commit().await.map_err(AuthError::from)?;
     http::json_response(StatusCode::OK, &MeResponse { user, restaurant })
 }
 
-/// The user and restaurant, read under the restaurant's RLS scope.
-async fn load_profile(
-    client: &mut tokio_postgres::Client,
-    restaurant: RestaurantId,
-    user_id: Uuid,
-) -> Result<(UserView, RestaurantView), AuthError> {
-    with_tenant(client, restaurant, async |tx| {
-        let row = tx
-            .query_opt(
-                "SELECT u.email, u.role::text, r.name, r.timezone
-                 FROM users u JOIN restaurants r ON r.id = u.restaurant_id
-                 WHERE u.id = $1 AND u.restaurant_id = $2",
-                &[&user_id, &restaurant.0],
-            )
-            .await?
-            .ok_or(AuthError::AccountGone)?;
-        let role = Role::parse(row.get(1))
-            .ok_or_else(|| AuthError::Internal("unknown role in database".into()))?;
-        Ok((
-            UserView {
-                id: user_id,
-                email: row.get(0),
-                role,
-                restaurant_id: restaurant.0,
-            },
-            RestaurantView {
-                id: restaurant.0,
-                name: row.get(2),
-                timezone: row.get(3),
-            },
-        ))
-    })
-    .await
-}
-
-async fn token_response(
-    state: &AuthState,
-    client: &mut tokio_postgres::Client,
-    restaurant: RestaurantId,
-    user_id: Uuid,
-    refresh: RefreshToken,
-) -> Result<TokenResponse, AuthError> {
-    let (user, restaurant) = load_profile(client, restaurant, user_id).await?;
-    let access_token = sign_access_token(state, &user)?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: ACCESS_TOKEN_TTL.as_secs(),
-        refresh_token: refresh.0,
-        user,
-        restaurant,
-    })
-}
-
-fn sign_access_token(state: &AuthState, user: &UserView) -> Result<String, AuthError> {
-    let now = Utc::now().timestamp();
-    let claims = Claims {
-        iss: state.tokens.issuer.clone(),
-        aud: state.tokens.audience.clone(),
-        sub: user.id,
-        rid: user.restaurant_id,
-        role: user.role,
-        iat: now,
-        exp: now + ACCESS_TOKEN_TTL.as_secs() as i64,
-        jti: Uuid::new_v4(),
-    };
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-    header.kid = Some(state.keys.active_kid.clone());
-    jsonwebtoken::encode(&header, &claims, &state.keys.signing)
-        .map_err(|e| AuthError::Internal(e.to_string()))
-}
-
-/// The client's address: API Gateway's view of it, or the first
-/// `x-forwarded-for` hop when configured to trust it.
+/// The client's address: API Gateway's view of it, or, behind a proxy we
+/// run, the hop that proxy appended to `x-forwarded-for` (the last one;
+/// everything before it is whatever the client wrote).
 fn client_ip(state: &AuthState, req: &Request, meta: &RequestMeta) -> String {
     if state.trust_forwarded_for {
-        if let Some(first) = req
+        let last_hop = req
             .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
             .map(str::trim)
-            .filter(|v| !v.is_empty())
-        {
-            return first.to_string();
+            .rfind(|v| !v.is_empty());
+        if let Some(hop) = last_hop {
+            return hop.to_string();
         }
     }
     meta.source_ip
@@ -456,7 +313,7 @@ fn openid_configuration(tokens: &TokenConfig) -> serde_json::Value {
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["token"],
         "subject_types_supported": ["public"],
-        "claims_supported": ["iss", "aud", "sub", "rid", "role", "iat", "exp", "jti"]
+        "claims_supported": ["iss", "aud", "sub", "rid", "sid", "role", "iat", "exp", "jti"]
     })
 }
 

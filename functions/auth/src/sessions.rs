@@ -61,13 +61,20 @@ impl Default for SessionPolicy {
     }
 }
 
+/// A session just started or refreshed: its id (access tokens carry it as
+/// `sid`) and its current refresh token.
+pub struct Session {
+    pub id: Uuid,
+    pub refresh_token: RefreshToken,
+}
+
 /// Starts a session for a user inside the caller's tenant transaction.
 pub async fn start(
     tx: &Transaction<'_>,
     restaurant: RestaurantId,
     user_id: Uuid,
     policy: &SessionPolicy,
-) -> Result<RefreshToken, tokio_postgres::Error> {
+) -> Result<Session, tokio_postgres::Error> {
     let session_id = Uuid::new_v4();
     let expires_at = Utc::now() + policy.lifetime;
     tx.execute(
@@ -77,7 +84,10 @@ pub async fn start(
     .await?;
     let token = RefreshToken::random();
     insert_token(tx, restaurant, session_id, &token, None, expires_at).await?;
-    Ok(token)
+    Ok(Session {
+        id: session_id,
+        refresh_token: token,
+    })
 }
 
 async fn insert_token(
@@ -101,7 +111,7 @@ async fn insert_token(
 pub enum Refreshed {
     /// A valid successor for this user.
     Token {
-        token: RefreshToken,
+        session: Session,
         user_id: Uuid,
         restaurant: RestaurantId,
     },
@@ -194,7 +204,10 @@ pub async fn rotate(
             .await?;
             tx.commit().await?;
             Ok(Refreshed::Token {
-                token: successor,
+                session: Session {
+                    id: session_id,
+                    refresh_token: successor,
+                },
                 user_id,
                 restaurant,
             })
@@ -211,7 +224,10 @@ pub async fn rotate(
             if unused {
                 tx.commit().await?;
                 return Ok(Refreshed::Token {
-                    token: successor,
+                    session: Session {
+                        id: session_id,
+                        refresh_token: successor,
+                    },
                     user_id,
                     restaurant,
                 });

@@ -12,6 +12,7 @@ pub mod staged;
 use deadpool_postgres::{Object, Transaction};
 use tokio_postgres::Error;
 
+use crate::reader::FileProblem;
 use crate::rows::RowError;
 use crate::store::{Claim, StoreError};
 
@@ -45,20 +46,35 @@ pub enum Landed {
     Superseded,
     /// The parser refused the whole file.
     FileProblem(String),
+    /// The parser crashed (a bug of ours): logged, and the upload fails.
+    Crashed,
+    /// Reading the object broke off: nothing was written, a retry may succeed.
+    Interrupted,
 }
 
 /// What a landing path found beyond the parser's summary.
 #[derive(Debug, Default)]
 pub struct Landing {
-    /// Valid lines that agree with their order.
+    /// Valid lines that agree with their order, in orders within range.
     pub lines: i64,
     /// Of those, lines inserted (the rest belong to orders already stored).
     pub rows_ingested: i64,
     pub transactions_ingested: i64,
-    /// Lines that disagree with the first line of their order.
-    pub disagreeing: i64,
+    /// Lines the parser passed that their order refused: they disagree
+    /// with its first line, or its sums are out of range.
+    pub rejected: i64,
     /// Errors of the first of them.
-    pub disagreement_errors: Vec<RowError>,
+    pub errors: Vec<RowError>,
+}
+
+impl Landing {
+    /// A line the parser passed, refused by its order.
+    pub fn reject(&mut self, error: RowError) {
+        self.rejected += 1;
+        if self.errors.len() < MAX_STORED_ERROR_ROWS {
+            self.errors.push(error);
+        }
+    }
 }
 
 /// Starts the landing transaction as the upload's restaurant.
@@ -83,7 +99,7 @@ pub async fn finish(
     let rid = claim.key.restaurant.0;
     let upload = claim.key.upload;
     let mut errors = summary.errors;
-    errors.extend(landing.disagreement_errors);
+    errors.extend(landing.errors);
     errors.sort_by_key(|e| e.line);
     let mut kept_lines = 0;
     let mut last_line = None;
@@ -118,7 +134,7 @@ pub async fn finish(
     )
     .await?;
 
-    let rows_rejected = summary.rows_rejected as i64 + landing.disagreeing;
+    let rows_rejected = summary.rows_rejected as i64 + landing.rejected;
     let no_valid_rows = landing.lines == 0 && rows_rejected > 0;
     let outcome = Outcome {
         status: if no_valid_rows {
@@ -163,16 +179,16 @@ pub async fn finish(
 }
 
 /// The parser's result once the lines have all been landed.
-pub async fn parsed<E: std::fmt::Display>(
-    parsed: tokio::task::JoinHandle<Result<ParseSummary, E>>,
+pub async fn parsed(
+    parsed: tokio::task::JoinHandle<Result<ParseSummary, FileProblem>>,
 ) -> Result<ParseSummary, Landed> {
     let summary = match parsed.await {
         Ok(Ok(summary)) => summary,
+        Ok(Err(FileProblem::Unreadable(_))) => return Err(Landed::Interrupted),
         Ok(Err(problem)) => return Err(Landed::FileProblem(problem.to_string())),
         Err(join) => {
-            return Err(Landed::FileProblem(format!(
-                "the file could not be parsed: {join}"
-            )))
+            tracing::error!(error = %join, "the parser crashed");
+            return Err(Landed::Crashed);
         }
     };
     if summary.rows_total == 0 {

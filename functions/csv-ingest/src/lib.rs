@@ -1,6 +1,7 @@
 //! The csv-ingest function: S3 ObjectCreated events → validated rows →
 //! PostgreSQL, exactly once per upload (CSV.md, API.md "Ingestion").
 
+pub mod amounts;
 pub mod columns;
 pub mod land;
 pub mod orders;
@@ -9,13 +10,16 @@ pub mod rows;
 pub mod store;
 pub mod values;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::s3::S3Event;
 use deadpool_postgres::Pool;
+use flux_shared::db;
 use flux_shared::uploads::UploadKey;
+use futures::FutureExt;
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -27,6 +31,11 @@ use store::{Claim, Claimed, Progress, StoreError};
 
 /// Valid lines travel from the parser to the loader in batches of this many.
 const BATCH_LINES: usize = 2048;
+
+/// What `error` says when ingestion failed for a reason of ours, not the
+/// file's: the cause is logged with the request id, never shown.
+pub const INTERNAL_FAILURE: &str =
+    "the file could not be ingested because of an internal error; it has been logged";
 
 /// Built once per container.
 pub struct IngestState {
@@ -46,23 +55,36 @@ pub enum IngestError {
     /// stopped heart-beating.
     #[error("upload {0} is being ingested by another invocation")]
     Busy(uuid::Uuid),
+    /// Reading the object failed part-way (S3 or the network): the claim is
+    /// released, so Lambda's retry takes the upload over at once.
+    #[error("reading upload {0} was interrupted; a retry will ingest it")]
+    Interrupted(uuid::Uuid),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 /// Handles every record of an event. Keys that are not uploads are logged
 /// and dropped; an error makes Lambda retry the whole event, which is safe:
-/// finished uploads are skipped.
-pub async fn handle(state: &IngestState, event: S3Event) -> Result<(), IngestError> {
-    for record in event.records {
-        let raw_key = record.s3.object.key.unwrap_or_default();
-        let Some(key) = UploadKey::from_event_key(&raw_key) else {
-            tracing::warn!(key = %raw_key, "object is not an upload; ignored");
-            continue;
-        };
-        ingest(state, key).await?;
+/// finished uploads are skipped. `request_id` is the invocation's, for logs.
+pub async fn handle(
+    state: &IngestState,
+    event: S3Event,
+    request_id: &str,
+) -> Result<(), IngestError> {
+    let span = tracing::info_span!("invocation", request_id);
+    async {
+        for record in event.records {
+            let raw_key = record.s3.object.key.unwrap_or_default();
+            let Some(key) = UploadKey::from_event_key(&raw_key) else {
+                tracing::warn!(key = %raw_key, "object is not an upload; ignored");
+                continue;
+            };
+            ingest(state, key).await?;
+        }
+        Ok(())
     }
-    Ok(())
+    .instrument(span)
+    .await
 }
 
 pub async fn ingest(state: &IngestState, key: UploadKey) -> Result<(), IngestError> {
@@ -86,34 +108,27 @@ async fn ingest_claimed(state: &IngestState, key: UploadKey) -> Result<(), Inges
     };
     tracing::info!("ingesting");
     let progress = Arc::new(Progress::default());
-    let _heartbeat = store::heartbeat(
+    let heartbeat = store::heartbeat(
         state.pool.clone(),
         claim.clone(),
         progress.clone(),
         state.heartbeat_every,
     );
 
-    // The fast path first; the staged path when it finds an order spread
-    // across the file, reading the file again from the start.
-    let mut staged = false;
-    let landed = loop {
-        let Some((lines, parser)) = open_object(state, &claim, &progress).await else {
-            store::fail(&state.pool, &claim, "the uploaded file could not be read").await?;
-            return Ok(());
-        };
-        if staged {
-            break land::staged::land(&state.pool, &claim, lines, parser).await;
-        }
-        match land::direct::land(&state.pool, &claim, lines, parser).await {
-            Ok(Some(landed)) => break Ok(landed),
-            Ok(None) => {
-                tracing::info!("orders are spread across the file; landing it through staging");
-                progress.restart();
-                staged = true;
-            }
-            Err(e) => break Err(e),
-        }
-    };
+    // A panic is a bug of ours: the upload fails with a generic message
+    // instead of staying `processing`, and the cause goes to the logs.
+    let landed = AssertUnwindSafe(land_object(state, &claim, &progress))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %message, "ingestion panicked");
+            Ok(Landed::Crashed)
+        });
     match landed {
         Ok(Landed::Done(outcome)) => {
             tracing::info!(
@@ -135,17 +150,49 @@ async fn ingest_claimed(state: &IngestState, key: UploadKey) -> Result<(), Inges
             store::fail(&state.pool, &claim, &message).await?;
             Ok(())
         }
-        Err(e) if e.is_data_error() => {
-            tracing::error!(error = %e, "upload could not be stored");
-            store::fail(
-                &state.pool,
-                &claim,
-                "the file could not be ingested (a value is out of range)",
-            )
-            .await?;
+        Ok(Landed::Crashed) => {
+            store::fail(&state.pool, &claim, INTERNAL_FAILURE).await?;
+            Ok(())
+        }
+        Ok(Landed::Interrupted) => {
+            heartbeat.stop().await;
+            store::release(&state.pool, &claim, state.stale_after).await?;
+            Err(IngestError::Interrupted(claim.key.upload))
+        }
+        Err(StoreError::Database(e)) if !db::is_unreachable(&e) => {
+            // The data itself, or a bug: retrying would fail the same way.
+            tracing::error!(error = %db::describe(&e), "upload could not be stored");
+            store::fail(&state.pool, &claim, INTERNAL_FAILURE).await?;
             Ok(())
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads and lands the object: the fast path first, the staged path when it
+/// finds an order spread across the file, reading the file again.
+async fn land_object(
+    state: &IngestState,
+    claim: &Claim,
+    progress: &Arc<Progress>,
+) -> Result<Landed, StoreError> {
+    let mut staged = false;
+    loop {
+        let (lines, parser) = match open_object(state, claim, progress).await {
+            Ok(parsing) => parsing,
+            Err(landed) => return Ok(landed),
+        };
+        if staged {
+            return land::staged::land(&state.pool, claim, lines, parser).await;
+        }
+        match land::direct::land(&state.pool, claim, lines, parser).await? {
+            Some(landed) => return Ok(landed),
+            None => {
+                tracing::info!("orders are spread across the file; landing it through staging");
+                progress.restart();
+                staged = true;
+            }
+        }
     }
 }
 
@@ -155,13 +202,13 @@ type Parsing = (
 );
 
 /// Starts reading the object from S3 and parsing it on its own task: its
-/// valid lines, and the parser's summary at the end. `None` when the object
-/// cannot be read.
+/// valid lines, and the parser's summary at the end. When the object is
+/// gone the upload fails; when S3 cannot be reached, a retry will try again.
 async fn open_object(
     state: &IngestState,
     claim: &Claim,
     progress: &Arc<Progress>,
-) -> Option<Parsing> {
+) -> Result<Parsing, Landed> {
     let object = state
         .s3
         .get_object()
@@ -171,14 +218,20 @@ async fn open_object(
         .await;
     let body = match object {
         Ok(object) => object.body.into_async_read(),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+            tracing::warn!("the object is gone");
+            return Err(Landed::FileProblem(
+                "the uploaded file is no longer in storage; upload it again".into(),
+            ));
+        }
         Err(e) => {
-            tracing::error!(error = %aws_sdk_s3::error::DisplayErrorContext(&e), "cannot read the object");
-            return None;
+            tracing::warn!(error = %aws_sdk_s3::error::DisplayErrorContext(&e), "cannot read the object");
+            return Err(Landed::Interrupted);
         }
     };
     let (lines_tx, lines_rx) = mpsc::channel(4);
     let parser = tokio::spawn(parse(body, claim.clone(), lines_tx, progress.clone()));
-    Some((lines_rx, parser))
+    Ok((lines_rx, parser))
 }
 
 /// Parses the stream on its own task, sending valid lines to the loader as

@@ -26,7 +26,7 @@ async fn main() -> Result<(), Error> {
     };
     let state = &state;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
-        flux_csv_ingest::handle(state, event.payload)
+        flux_csv_ingest::handle(state, event.payload, &event.context.request_id)
             .await
             .map_err(Error::from)
     }))

@@ -4,10 +4,12 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use crate::amounts::{self, OrderSums};
 use crate::rows::{Line, RowError};
 
 /// One row per order of the stretch.
@@ -37,16 +39,46 @@ pub struct ItemColumns {
     pub line_total: Vec<Decimal>,
 }
 
+/// A stretch ready to insert, and the lines its out-of-range orders lost.
 #[derive(Debug, Default)]
-pub struct OrderBatch {
+pub struct Stretch {
     pub orders: OrderColumns,
     pub items: ItemColumns,
+    /// One error per line of an order whose sums are out of range.
+    pub rejected: Vec<RowError>,
+}
+
+#[derive(Debug)]
+struct Order {
+    order_id: String,
+    ordered_at: DateTime<Utc>,
+    payment_method: &'static str,
+    sums: OrderSums,
+    lines: i32,
+}
+
+#[derive(Debug)]
+pub struct OrderBatch {
+    timezone: Tz,
+    orders: Vec<Order>,
+    /// Each line with the index of its order.
+    lines: Vec<(usize, Line)>,
     by_order: HashMap<String, usize>,
 }
 
 impl OrderBatch {
+    /// An empty batch; `timezone` is the restaurant's, for error messages.
+    pub fn new(timezone: Tz) -> Self {
+        Self {
+            timezone,
+            orders: Vec::new(),
+            lines: Vec::new(),
+            by_order: HashMap::new(),
+        }
+    }
+
     pub fn lines(&self) -> usize {
-        self.items.transaction_id.len()
+        self.lines.len()
     }
 
     /// Whether the batch should be sent before `next`: it holds at least
@@ -59,62 +91,101 @@ impl OrderBatch {
     /// Adds a line to its order, or rejects it when it disagrees with the
     /// first line of its order on `ordered_at` (CSV.md).
     pub fn push(&mut self, line: Line) -> Result<(), RowError> {
-        let o = &mut self.orders;
         let index = match self.by_order.get(&line.order_id) {
             Some(&index) => {
-                let expected = o.ordered_at[index];
+                let expected = self.orders[index].ordered_at;
                 if line.ordered_at != expected {
-                    return Err(disagreement(&line, expected));
+                    return Err(disagreement(&line, expected, self.timezone));
                 }
-                o.subtotal[index] += line.line_total;
-                o.discount[index] += line.discount;
-                o.tax[index] += line.tax;
-                o.item_count[index] += 1;
                 index
             }
             None => {
-                let index = o.id.len();
+                let index = self.orders.len();
                 self.by_order.insert(line.order_id.clone(), index);
-                o.id.push(Uuid::now_v7());
-                o.order_id.push(line.order_id);
-                o.ordered_at.push(line.ordered_at);
-                o.subtotal.push(line.line_total);
-                o.discount.push(line.discount);
-                o.tax.push(line.tax);
-                o.item_count.push(1);
-                o.payment_method.push(line.payment_method.as_str());
+                self.orders.push(Order {
+                    order_id: line.order_id.clone(),
+                    ordered_at: line.ordered_at,
+                    payment_method: line.payment_method.as_str(),
+                    sums: OrderSums::default(),
+                    lines: 0,
+                });
                 index
             }
         };
-        let i = &mut self.items;
-        i.transaction_id.push(o.id[index]);
-        i.item_name.push(line.item_name);
-        i.category.push(line.category);
-        i.quantity.push(line.quantity);
-        i.unit_price.push(line.unit_price);
-        i.discount.push(line.discount);
-        i.tax.push(line.tax);
-        i.line_total.push(line.line_total);
+        let order = &mut self.orders[index];
+        order.sums.add(line.line_total, line.discount, line.tax);
+        order.lines += 1;
+        self.lines.push((index, line));
         Ok(())
+    }
+
+    /// The batch as columns, with fresh time-ordered ids; orders whose sums
+    /// are out of range (CSV.md) are left out, each of their lines rejected.
+    pub fn finish(self) -> Stretch {
+        let mut stretch = Stretch::default();
+        let ids: Vec<Option<Uuid>> = self
+            .orders
+            .iter()
+            .map(|order| (!order.sums.out_of_range).then(Uuid::now_v7))
+            .collect();
+        for (order, id) in self.orders.into_iter().zip(&ids) {
+            let Some(id) = *id else { continue };
+            let o = &mut stretch.orders;
+            o.id.push(id);
+            o.order_id.push(order.order_id);
+            o.ordered_at.push(order.ordered_at);
+            o.subtotal.push(order.sums.subtotal);
+            o.discount.push(order.sums.discount);
+            o.tax.push(order.sums.tax);
+            o.item_count.push(order.lines);
+            o.payment_method.push(order.payment_method);
+        }
+        for (index, line) in self.lines {
+            let Some(id) = ids[index] else {
+                stretch.rejected.push(RowError {
+                    line: line.line,
+                    column: Some("order_id".into()),
+                    value: Some(line.order_id),
+                    message: amounts::ORDER_MESSAGE.into(),
+                });
+                continue;
+            };
+            let i = &mut stretch.items;
+            i.transaction_id.push(id);
+            i.item_name.push(line.item_name);
+            i.category.push(line.category);
+            i.quantity.push(line.quantity);
+            i.unit_price.push(line.unit_price);
+            i.discount.push(line.discount);
+            i.tax.push(line.tax);
+            i.line_total.push(line.line_total);
+        }
+        stretch
     }
 }
 
-/// The row error for a line whose `ordered_at` is not its order's.
-pub fn disagreement(line: &Line, expected: DateTime<Utc>) -> RowError {
+/// The row error for a line whose `ordered_at` is not its order's: the cell
+/// as the file wrote it, and the order's time in the restaurant's timezone.
+pub fn disagreement(line: &Line, expected: DateTime<Utc>, timezone: Tz) -> RowError {
     RowError {
         line: line.line,
         column: Some("ordered_at".into()),
-        value: Some(utc(line.ordered_at)),
+        value: Some(line.ordered_at_cell.clone()),
         message: format!(
             "disagrees with the first row of order {} ({})",
             line.order_id,
-            utc(expected)
+            local_time(expected, timezone)
         ),
     }
 }
 
-fn utc(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+/// `2026-01-29 20:00:00 Europe/Paris`
+pub fn local_time(at: DateTime<Utc>, timezone: Tz) -> String {
+    format!(
+        "{} {}",
+        at.with_timezone(&timezone).format("%Y-%m-%d %H:%M:%S"),
+        timezone.name()
+    )
 }
 
 #[cfg(test)]
@@ -130,6 +201,7 @@ mod tests {
             line: n,
             order_id: order.into(),
             ordered_at: format!("2026-01-29T19:{minute:02}:00Z").parse().unwrap(),
+            ordered_at_cell: format!("2026-01-29 20:{minute:02}"),
             item_name: format!("item {n}"),
             category: None,
             quantity: Decimal::ONE,
@@ -141,9 +213,13 @@ mod tests {
         }
     }
 
+    fn batch() -> OrderBatch {
+        OrderBatch::new(chrono_tz::Europe::Paris)
+    }
+
     #[test]
     fn lines_of_an_order_add_up_even_when_interleaved() {
-        let mut batch = OrderBatch::default();
+        let mut batch = batch();
         batch
             .push(line(2, "A", 5, "12.50", PaymentMethod::Card))
             .unwrap();
@@ -153,7 +229,8 @@ mod tests {
         batch
             .push(line(4, "A", 5, "6.00", PaymentMethod::Cash))
             .unwrap();
-        let o = &batch.orders;
+        let stretch = batch.finish();
+        let o = &stretch.orders;
         assert_eq!(o.order_id, ["A", "B"]);
         assert_eq!(
             o.subtotal,
@@ -164,13 +241,14 @@ mod tests {
         assert_eq!(o.item_count, [2, 1]);
         // The first line of an order decides its payment method.
         assert_eq!(o.payment_method, ["card", "cash"]);
-        assert_eq!(batch.items.transaction_id, [o.id[0], o.id[1], o.id[0]]);
+        assert_eq!(stretch.items.transaction_id, [o.id[0], o.id[1], o.id[0]]);
         assert!(o.id[0] < o.id[1], "ids are time-ordered");
+        assert!(stretch.rejected.is_empty());
     }
 
     #[test]
     fn a_line_that_disagrees_with_its_order_is_rejected_and_not_counted() {
-        let mut batch = OrderBatch::default();
+        let mut batch = batch();
         batch
             .push(line(2, "A", 5, "1.00", PaymentMethod::Card))
             .unwrap();
@@ -178,18 +256,19 @@ mod tests {
             .push(line(3, "A", 6, "2.00", PaymentMethod::Card))
             .unwrap_err();
         assert_eq!(error.line, 3);
-        assert_eq!(error.value.as_deref(), Some("2026-01-29T19:06:00Z"));
+        // The cell as written; the order's time as the restaurant reads it.
+        assert_eq!(error.value.as_deref(), Some("2026-01-29 20:06"));
         assert_eq!(
             error.message,
-            "disagrees with the first row of order A (2026-01-29T19:05:00Z)"
+            "disagrees with the first row of order A (2026-01-29 20:05:00 Europe/Paris)"
         );
-        assert_eq!(batch.orders.item_count, [1]);
         assert_eq!(batch.lines(), 1);
+        assert_eq!(batch.finish().orders.item_count, [1]);
     }
 
     #[test]
     fn a_batch_is_only_cut_between_orders() {
-        let mut batch = OrderBatch::default();
+        let mut batch = batch();
         batch
             .push(line(2, "A", 5, "1.00", PaymentMethod::Card))
             .unwrap();
@@ -201,5 +280,26 @@ mod tests {
         assert!(!batch.is_full_before(&same_order, 2));
         assert!(batch.is_full_before(&next_order, 2));
         assert!(!batch.is_full_before(&next_order, 3));
+    }
+
+    #[test]
+    fn an_order_out_of_range_loses_all_its_lines_and_nothing_else() {
+        let mut batch = batch();
+        for n in 0..101 {
+            batch
+                .push(line(n + 2, "BIG", 5, "9999999.99", PaymentMethod::Card))
+                .unwrap();
+        }
+        batch
+            .push(line(200, "SMALL", 5, "3.00", PaymentMethod::Card))
+            .unwrap();
+        let stretch = batch.finish();
+        assert_eq!(stretch.orders.order_id, ["SMALL"]);
+        assert_eq!(stretch.items.transaction_id.len(), 1);
+        assert_eq!(stretch.rejected.len(), 101);
+        assert!(stretch
+            .rejected
+            .iter()
+            .all(|e| e.message == "order total out of range" && e.value.as_deref() == Some("BIG")));
     }
 }

@@ -16,6 +16,9 @@ use crate::values::NumberStyle;
 
 const SNIFF_BYTES: usize = 64 * 1024;
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+/// The longest record (CSV.md): past it the upload fails, without the
+/// record ever being held whole.
+pub const MAX_RECORD_BYTES: u64 = 65_536;
 
 /// Why a whole file is refused: the upload fails with this message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,7 +31,10 @@ pub enum FileProblem {
     Binary,
     #[error("{0}")]
     Header(String),
-    #[error("the file could not be read: {0}")]
+    #[error("line {line} is longer than 65,536 bytes")]
+    LineTooLong { line: u64 },
+    /// The stream broke off; the cause is logged where it happened.
+    #[error("the uploaded file could not be read")]
     Unreadable(String),
 }
 
@@ -57,7 +63,10 @@ pub async fn open<R: AsyncRead + Unpin + Send>(
             .take((SNIFF_BYTES - prefix.len()) as u64)
             .read_to_end(&mut prefix)
             .await
-            .map_err(|e| FileProblem::Unreadable(e.to_string()))?;
+            .map_err(|e| {
+                tracing::warn!(error = %e, "reading the uploaded file failed");
+                FileProblem::Unreadable(e.to_string())
+            })?;
         if read == 0 {
             break;
         }
@@ -137,7 +146,7 @@ impl<R: AsyncRead + Unpin + Send> CsvStream<R> {
                 .reader
                 .read_byte_record(&mut self.record)
                 .await
-                .map_err(|e| FileProblem::Unreadable(e.to_string()))?;
+                .map_err(read_problem)?;
             if !more {
                 return Ok(None);
             }
@@ -158,8 +167,29 @@ impl<R: AsyncRead + Unpin + Send> CsvStream<R> {
     }
 }
 
+/// What the CSV reader's error means for the upload.
+fn read_problem(error: csv_async::Error) -> FileProblem {
+    if let csv_async::ErrorKind::Io(io) = error.kind() {
+        if let Some(too_long) = io.get_ref().and_then(|e| e.downcast_ref::<RecordTooLong>()) {
+            return FileProblem::LineTooLong {
+                line: too_long.line,
+            };
+        }
+    }
+    tracing::warn!(error = %error, "reading the uploaded file failed");
+    FileProblem::Unreadable(error.to_string())
+}
+
+/// The error the tracker reads when a record passes [`MAX_RECORD_BYTES`].
+#[derive(Debug, thiserror::Error)]
+#[error("line {line} is longer than 65,536 bytes")]
+struct RecordTooLong {
+    line: u64,
+}
+
 /// Finds the physical line on which each record starts, as the bytes pass
-/// to the CSV reader (which counts lines lazily and skips empty lines).
+/// to the CSV reader (which counts lines lazily and skips empty lines), and
+/// stops the reading when a record grows past [`MAX_RECORD_BYTES`].
 /// Mirrors csv_core's quoting: a quote opens a quoted field only at the
 /// start of a field.
 struct LineTracker<R> {
@@ -168,6 +198,9 @@ struct LineTracker<R> {
     state: ScanState,
     line: u64,
     starts: Arc<Mutex<VecDeque<u64>>>,
+    /// The line the current record started on, and its bytes so far.
+    record_start: u64,
+    record_bytes: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -187,10 +220,12 @@ impl<R> LineTracker<R> {
             state: ScanState::LineStart,
             line: 1,
             starts,
+            record_start: 1,
+            record_bytes: 0,
         }
     }
 
-    fn scan(&mut self, bytes: &[u8]) {
+    fn scan(&mut self, bytes: &[u8]) -> Result<(), RecordTooLong> {
         use ScanState::*;
         let mut starts = self.starts.lock().expect("not poisoned");
         for &b in bytes {
@@ -203,7 +238,10 @@ impl<R> LineTracker<R> {
                 }
                 starts.push_back(self.line);
                 self.state = FieldStart;
+                self.record_start = self.line;
+                self.record_bytes = 0;
             }
+            self.record_bytes += 1;
             let end_of_record = |s: &mut ScanState| *s = LineStart;
             match (self.state, b) {
                 (Quoted, b'"') => self.state = QuoteInQuoted,
@@ -217,7 +255,14 @@ impl<R> LineTracker<R> {
             if b == b'\n' {
                 self.line += 1;
             }
+            // The terminating newline is not part of the record.
+            if self.state != LineStart && self.record_bytes > MAX_RECORD_BYTES {
+                return Err(RecordTooLong {
+                    line: self.record_start,
+                });
+            }
         }
+        Ok(())
     }
 }
 
@@ -231,7 +276,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for LineTracker<R> {
         let result = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = result {
             let fresh = &buf.filled()[before..];
-            self.scan(fresh);
+            if let Err(too_long) = self.scan(fresh) {
+                return Poll::Ready(Err(std::io::Error::other(too_long)));
+            }
         }
         result
     }

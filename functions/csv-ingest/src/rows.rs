@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
+use crate::amounts::{self, LineError};
 use crate::columns::{Columns, Field};
 use crate::values::{self, NumberStyle, PaymentMethod};
 
@@ -12,8 +13,6 @@ use crate::values::{self, NumberStyle, PaymentMethod};
 const MAX_ERROR_VALUE_CHARS: usize = 100;
 /// Text PostgreSQL cannot store; the rest of the row may be fine.
 const NUL_MESSAGE: &str = "must not contain NUL characters";
-/// numeric(12,2): amounts must stay below 10^10.
-const MAX_AMOUNT: i64 = 10_000_000_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
@@ -26,6 +25,8 @@ pub struct Line {
     pub line: u64,
     pub order_id: String,
     pub ordered_at: DateTime<Utc>,
+    /// `ordered_at` as the file wrote it, for row errors.
+    pub ordered_at_cell: String,
     pub item_name: String,
     pub category: Option<String>,
     pub quantity: Decimal,
@@ -137,8 +138,8 @@ impl RowParser {
         let quantity = row.parse(Field::Quantity, |s| {
             values::quantity(s, self.numbers).map_err(String::from)
         });
-        let unit_price = self.optional_amount(&mut row, Field::UnitPrice, false);
-        let line_amount = self.optional_amount(&mut row, Field::LineAmount, false);
+        let unit_price = self.optional_amount(&mut row, Field::UnitPrice, Sign::Positive);
+        let line_amount = self.optional_amount(&mut row, Field::LineAmount, Sign::Positive);
         if row.non_empty(Field::UnitPrice).is_none() && row.non_empty(Field::LineAmount).is_none() {
             let field = if self.columns.get(Field::UnitPrice).is_some() {
                 Field::UnitPrice
@@ -149,10 +150,10 @@ impl RowParser {
         }
         // Square shows discounts as negative amounts; there the sign is presentation.
         let discount = match self.columns.get(Field::Discount) {
-            Some(_) => self.optional_amount(&mut row, Field::Discount, false),
-            None => self.optional_amount(&mut row, Field::Discounts, true),
+            Some(_) => self.optional_amount(&mut row, Field::Discount, Sign::Positive),
+            None => self.optional_amount(&mut row, Field::Discounts, Sign::Presentation),
         };
-        let tax = self.optional_amount(&mut row, Field::Tax, false);
+        let tax = self.optional_amount(&mut row, Field::Tax, Sign::Positive);
         let payment_method = match (row.text(Field::PaymentMethod), row.text(Field::CardBrand)) {
             (Some(p), _) => PaymentMethod::parse(&p),
             (None, Some(brand)) if !brand.trim().is_empty() => PaymentMethod::Card,
@@ -162,44 +163,33 @@ impl RowParser {
         if !row.errors.is_empty() {
             return Outcome::Rejected(row.errors);
         }
-        let (Some(order_id), Some(item_name), Some(ordered_at), Some(quantity)) =
+        let (Some(order_id), Some(item_name), Some((ordered_at, ordered_at_cell)), Some(quantity)) =
             (order_id, item_name, ordered_at, quantity)
         else {
             return Outcome::Rejected(row.errors);
         };
-        let (unit_price, line_total) = match (unit_price, line_amount) {
-            (_, Some(amount)) => {
-                let unit = (amount / quantity)
-                    .round_dp_with_strategy(4, RoundingStrategy::MidpointNearestEven);
-                (unit_price.unwrap_or(unit), amount)
+        let (unit_price, line_total) = match amounts::line(unit_price, line_amount, quantity) {
+            Ok(amounts) => amounts,
+            Err(error) => {
+                // Blame the cell the amount came from, as the file wrote it.
+                let field = match line_amount {
+                    Some(_) => Field::LineAmount,
+                    None => Field::UnitPrice,
+                };
+                let cell = row.non_empty(field).unwrap_or_default().to_string();
+                let message = match error {
+                    LineError::Line => amounts::LINE_MESSAGE,
+                    LineError::UnitPrice => amounts::UNIT_PRICE_MESSAGE,
+                };
+                row.reject(field, &cell, message);
+                return Outcome::Rejected(row.errors);
             }
-            (Some(unit), None) => (
-                unit,
-                (unit * quantity).round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven),
-            ),
-            (None, None) => return Outcome::Rejected(row.errors),
         };
-        if unit_price >= Decimal::from(1_000_000) {
-            row.reject(
-                Field::UnitPrice,
-                &unit_price.to_string(),
-                "must be less than 1000000",
-            );
-        }
-        if line_total >= Decimal::from(MAX_AMOUNT) {
-            row.reject(
-                Field::LineAmount,
-                &line_total.to_string(),
-                "the line amount is too large",
-            );
-        }
-        if !row.errors.is_empty() {
-            return Outcome::Rejected(row.errors);
-        }
         Outcome::Valid(Line {
             line,
             order_id,
             ordered_at,
+            ordered_at_cell,
             item_name,
             category,
             quantity,
@@ -211,31 +201,37 @@ impl RowParser {
         })
     }
 
-    fn amount(&self, s: &str, negative_message: &str, absolute: bool) -> Result<Decimal, String> {
-        let value = values::money(s, self.numbers).map_err(String::from)?;
-        if absolute {
-            return Ok(value.abs());
+    /// An amount of money within its bounds (CSV.md): line amounts below
+    /// 10,000,000, anything else below 1,000,000.
+    fn amount(&self, s: &str, field: Field, sign: Sign) -> Result<Decimal, String> {
+        let mut value = values::money(s, self.numbers).map_err(String::from)?;
+        match sign {
+            Sign::Presentation => value = value.abs(),
+            Sign::Positive if value < Decimal::ZERO => return Err("must be at least 0".into()),
+            Sign::Positive => {}
         }
-        if value < Decimal::ZERO {
-            return Err(negative_message.to_string());
+        let (limit, message) = match field {
+            Field::LineAmount => (amounts::LINE_LIMIT, amounts::LINE_MESSAGE),
+            _ => (amounts::MONEY_LIMIT, amounts::MONEY_MESSAGE),
+        };
+        if value >= limit {
+            return Err(message.into());
         }
         Ok(value)
     }
 
-    fn optional_amount(
-        &self,
-        row: &mut Cells<'_>,
-        field: Field,
-        absolute: bool,
-    ) -> Option<Decimal> {
+    fn optional_amount(&self, row: &mut Cells<'_>, field: Field, sign: Sign) -> Option<Decimal> {
         row.non_empty(field)?;
-        row.parse(field, |s| self.amount(s, "must be at least 0", absolute))
+        row.parse(field, |s| self.amount(s, field, sign))
     }
 
-    fn ordered_at(&self, row: &mut Cells<'_>) -> Option<DateTime<Utc>> {
+    /// The order's time, and the cell (or Square's date and time) it came from.
+    fn ordered_at(&self, row: &mut Cells<'_>) -> Option<(DateTime<Utc>, String)> {
         if self.columns.get(Field::OrderedAt).is_some() {
-            return match row.non_empty(Field::OrderedAt) {
-                Some(_) => row.parse(Field::OrderedAt, |s| values::date_time(s, self.timezone)),
+            return match row.non_empty(Field::OrderedAt).map(str::to_string) {
+                Some(cell) => row
+                    .parse(Field::OrderedAt, |s| values::date_time(s, self.timezone))
+                    .map(|at| (at, cell)),
                 None => {
                     row.reject(Field::OrderedAt, "", "is required");
                     None
@@ -254,13 +250,22 @@ impl RowParser {
             .unwrap_or(self.timezone);
         let combined = format!("{} {}", date.trim(), time.trim());
         match values::date_time(&combined, timezone) {
-            Ok(t) => Some(t),
+            Ok(t) => Some((t, combined)),
             Err(message) => {
                 row.reject(Field::Date, &combined, &message);
                 None
             }
         }
     }
+}
+
+/// What the sign of an amount means.
+#[derive(Clone, Copy)]
+enum Sign {
+    /// Negative amounts are errors.
+    Positive,
+    /// Square shows discounts as negative amounts: the sign is presentation.
+    Presentation,
 }
 
 /// A row's decoded cells and the errors found so far.

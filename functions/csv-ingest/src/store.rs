@@ -112,21 +112,39 @@ impl Progress {
     }
 }
 
-/// Refreshes the claim's heartbeat and progress every `every` until dropped,
-/// on its own connection, outside the ingest transaction.
-pub struct Heartbeat(tokio::task::JoinHandle<()>);
+/// Refreshes the claim's heartbeat and progress every `every` until stopped
+/// or dropped, on its own connection, outside the ingest transaction.
+pub struct Heartbeat {
+    task: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Heartbeat {
+    /// Stops beating and waits for a beat in flight to land, so that
+    /// nothing refreshes the claim after this returns.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
 
 impl Drop for Heartbeat {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
     }
 }
 
 pub fn heartbeat(pool: Pool, claim: Claim, progress: Arc<Progress>, every: Duration) -> Heartbeat {
-    Heartbeat(tokio::spawn(async move {
+    let (stop, mut stopped) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         loop {
-            ticker.tick().await;
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = &mut stopped => return,
+            }
             let total = progress.rows_total.load(Ordering::Relaxed) as i64;
             let valid = progress.rows_valid.load(Ordering::Relaxed) as i64;
             let beat = async {
@@ -146,7 +164,28 @@ pub fn heartbeat(pool: Pool, claim: Claim, progress: Arc<Progress>, every: Durat
                 tracing::warn!(error = %e, "heartbeat failed");
             }
         }
-    }))
+    });
+    Heartbeat {
+        task,
+        stop: Some(stop),
+    }
+}
+
+/// Gives the claim up without finishing the upload: its heartbeat is made
+/// stale, so the next invocation (Lambda's retry) takes it over at once.
+pub async fn release(pool: &Pool, claim: &Claim, stale_after: Duration) -> Result<(), StoreError> {
+    let mut client = pool.get().await?;
+    let stale_secs = stale_after.as_secs_f64();
+    with_tenant(&mut client, claim.key.restaurant, async |tx| {
+        tx.execute(
+            "UPDATE data_uploads SET heartbeat_at = now() - make_interval(secs => $3)
+             WHERE id = $1 AND claim_id = $2 AND status = 'processing'",
+            &[&claim.key.upload, &claim.claim_id, &stale_secs],
+        )
+        .await
+    })
+    .await?;
+    Ok(())
 }
 
 /// Marks the claimed upload failed with a file-level message.

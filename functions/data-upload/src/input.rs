@@ -2,6 +2,7 @@
 
 use flux_shared::problem::FieldError;
 use serde::Deserialize;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// Content types a browser may give a CSV file (Windows calls it Excel).
 const CSV_CONTENT_TYPES: &[&str] = &[
@@ -38,7 +39,12 @@ impl NewUpload {
         let filename = body.filename.trim().to_string();
         if filename.is_empty() || filename.chars().count() > 255 {
             errors.push(FieldError::new("filename", "must be 1 to 255 characters"));
-        } else if filename.chars().any(char::is_control) || filename.contains(['/', '\\']) {
+        } else if filename.chars().any(is_invisible) {
+            errors.push(FieldError::new(
+                "filename",
+                "must not contain control or invisible formatting characters",
+            ));
+        } else if filename.contains(['/', '\\']) {
             errors.push(FieldError::new("filename", "must be a plain file name"));
         } else if !filename.to_ascii_lowercase().ends_with(".csv") {
             errors.push(FieldError::new("filename", "must end in .csv"));
@@ -71,6 +77,18 @@ impl NewUpload {
     }
 }
 
+/// Characters a name is not shown with: controls, and formatting such as
+/// the bidi overrides that make `exe.csv` of `\u{202E}vsc.exe`.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +113,10 @@ mod tests {
             (body("a.csv", 0, None), "size_bytes"),
             (body("a.csv", -5, None), "size_bytes"),
             (body("a.csv", 5, Some("image/png")), "content_type"),
+            (body("\u{202E}vsc.exe", 10, None), "filename"),
+            (body("sales\u{200B}.csv", 10, None), "filename"),
+            (body("sales\u{2028}.csv", 10, None), "filename"),
+            (body("sales\t.csv", 10, None), "filename"),
         ] {
             match NewUpload::parse(b, 100) {
                 Err(NewUploadError::Invalid(errors)) => assert_eq!(errors[0].field, field),

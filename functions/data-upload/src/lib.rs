@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
-use flux_shared::db::is_unavailable;
+use flux_shared::db::{self, is_unavailable};
 use flux_shared::http::{self, internal_error, HttpConfig, Request, Response, Routed};
 use flux_shared::problem::Problem;
 use flux_shared::routes::Route;
-use flux_shared::tenant::with_tenant;
+use flux_shared::tenant::{with_caller, AccessError};
 use flux_shared::tokens::{Caller, Verifier};
 use flux_shared::uploads::UploadKey;
 use lambda_http::http::StatusCode;
@@ -46,17 +46,35 @@ pub struct UploadState {
 enum UploadError {
     #[error("database pool: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
-    #[error("database: {0}")]
+    #[error("database: {}", db::describe(.0))]
     Database(#[from] tokio_postgres::Error),
+    #[error("the session has ended")]
+    SessionEnded,
     #[error("presigning: {0}")]
     Presign(String),
+}
+
+impl From<AccessError> for UploadError {
+    fn from(error: AccessError) -> Self {
+        match error {
+            AccessError::SessionEnded => UploadError::SessionEnded,
+            AccessError::Database(e) => UploadError::Database(e),
+        }
+    }
 }
 
 impl From<UploadError> for Problem {
     fn from(error: UploadError) -> Self {
         match error {
+            UploadError::SessionEnded => {
+                Problem::unauthorized("the session of this access token has ended")
+            }
             UploadError::Pool(e) if is_unavailable(&e) => {
                 tracing::warn!(error = %e, "database unavailable");
+                Problem::unavailable()
+            }
+            UploadError::Database(e) if db::is_unreachable(&e) => {
+                tracing::warn!(error = %db::describe(&e), "database unavailable");
                 Problem::unavailable()
             }
             other => internal_error(&other),
@@ -146,7 +164,7 @@ struct Created {
     upload: UploadView,
     upload_url: String,
     upload_method: &'static str,
-    upload_headers: serde_json::Value,
+    upload_headers: serde_json::Map<String, serde_json::Value>,
     expires_at: DateTime<Utc>,
 }
 
@@ -162,23 +180,11 @@ async fn create(state: &UploadState, caller: &Caller, req: &Request) -> Result<R
         restaurant: caller.restaurant_id,
         upload: Uuid::new_v4(),
     };
-    let expires_at = Utc::now() + URL_TTL;
-    let presigned = state
-        .s3
-        .put_object()
-        .bucket(&state.bucket)
-        .key(key.object_key())
-        .content_type(&upload.content_type)
-        .content_length(upload.size_bytes)
-        .presigned(
-            aws_sdk_s3::presigning::PresigningConfig::expires_in(URL_TTL)
-                .map_err(|e| UploadError::Presign(e.to_string()))?,
-        )
-        .await
-        .map_err(|e| UploadError::Presign(e.to_string()))?;
+    let presigned = presign(state, &key, &upload.content_type, upload.size_bytes).await?;
+    let expires_at = presigned.expires_at;
 
     let mut client = state.pool.get().await.map_err(UploadError::from)?;
-    let row = with_tenant(&mut client, caller.restaurant_id, async |tx| {
+    let row = with_caller(&mut client, caller, async |tx| {
         tx.query_one(
             &format!(
                 "INSERT INTO data_uploads (id, restaurant_id, user_id, filename, s3_key, size_bytes, url_expires_at)
@@ -196,21 +202,66 @@ async fn create(state: &UploadState, caller: &Caller, req: &Request) -> Result<R
             ],
         )
         .await
+        .map_err(UploadError::from)
     })
-    .await
-    .map_err(UploadError::from)?;
+    .await?;
     tracing::info!(upload_id = %key.upload, restaurant_id = %caller.restaurant_id, size_bytes = upload.size_bytes, "upload created");
     http::json_response(
         StatusCode::CREATED,
         &Created {
             upload: UploadView::from_row(&row),
-            upload_url: presigned.uri().to_string(),
+            upload_url: presigned.url,
             upload_method: "PUT",
-            // The browser adds content-length itself; it is signed too.
-            upload_headers: serde_json::json!({ "content-type": upload.content_type }),
+            upload_headers: presigned.headers,
             expires_at,
         },
     )
+}
+
+/// A URL the browser PUTs one upload's file to, and the headers to send.
+struct Presigned {
+    url: String,
+    headers: serde_json::Map<String, serde_json::Value>,
+    expires_at: DateTime<Utc>,
+}
+
+/// Signs a PUT of exactly `size_bytes` to the upload's key, once:
+/// `If-None-Match: *` makes S3 refuse a second PUT to a key that holds an
+/// object, so the stored file stays the one that was ingested.
+async fn presign(
+    state: &UploadState,
+    key: &UploadKey,
+    content_type: &str,
+    size_bytes: i64,
+) -> Result<Presigned, UploadError> {
+    let expires_at = Utc::now() + URL_TTL;
+    let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(URL_TTL)
+        .map_err(|e| UploadError::Presign(e.to_string()))?;
+    let presigned = state
+        .s3
+        .put_object()
+        .bucket(&state.bucket)
+        .key(key.object_key())
+        .content_type(content_type)
+        .content_length(size_bytes)
+        .if_none_match("*")
+        .presigned(config)
+        .await
+        .map_err(|e| UploadError::Presign(e.to_string()))?;
+    // Every signed header but those the browser sets itself (host, and
+    // content-length, which is signed too: the body must be that size).
+    let headers = presigned
+        .headers()
+        .filter(|(name, _)| {
+            !["host", "content-length"].contains(&name.to_ascii_lowercase().as_str())
+        })
+        .map(|(name, value)| (name.to_ascii_lowercase(), serde_json::Value::from(value)))
+        .collect();
+    Ok(Presigned {
+        url: presigned.uri().to_string(),
+        headers,
+        expires_at,
+    })
 }
 
 #[derive(Serialize, Deserialize)]
@@ -226,7 +277,7 @@ async fn list(state: &UploadState, caller: &Caller, req: &Request) -> Result<Res
         None => (None, None),
     };
     let mut client = state.pool.get().await.map_err(UploadError::from)?;
-    let rows = with_tenant(&mut client, caller.restaurant_id, async |tx| {
+    let rows = with_caller(&mut client, caller, async |tx| {
         tx.query(
             &format!(
                 "SELECT {UPLOAD_COLUMNS} FROM data_uploads
@@ -243,9 +294,9 @@ async fn list(state: &UploadState, caller: &Caller, req: &Request) -> Result<Res
             ],
         )
         .await
+        .map_err(UploadError::from)
     })
-    .await
-    .map_err(UploadError::from)?;
+    .await?;
     let items: Vec<UploadView> = rows.iter().map(UploadView::from_row).collect();
     let page = Page::from_rows(items, page.limit, |u| UploadCursor {
         created_at: u.created_at,
@@ -263,7 +314,7 @@ async fn find(
     let Some(id) = id.and_then(|id| Uuid::parse_str(id).ok()) else {
         return Ok(None);
     };
-    Ok(with_tenant(client, caller.restaurant_id, async |tx| {
+    with_caller(client, caller, async |tx| {
         tx.query_opt(
             &format!(
                 "SELECT {UPLOAD_COLUMNS} FROM data_uploads WHERE id = $1 AND restaurant_id = $2"
@@ -271,8 +322,9 @@ async fn find(
             &[&id, &caller.restaurant_id.0],
         )
         .await
+        .map_err(UploadError::from)
     })
-    .await?)
+    .await
 }
 
 async fn show(state: &UploadState, caller: &Caller, id: Option<&str>) -> Result<Response, Problem> {
@@ -312,13 +364,14 @@ async fn errors(
     let (line, seq) = page.after.as_ref().map_or((-1, -1), |c| (c.line, c.seq));
     let mut client = state.pool.get().await.map_err(UploadError::from)?;
     // One transaction: the upload must be the caller's, then its errors.
-    let rows = with_tenant(&mut client, caller.restaurant_id, async |tx| {
+    let rows = with_caller(&mut client, caller, async |tx| {
         let exists = tx
             .query_opt(
                 "SELECT 1 FROM data_uploads WHERE id = $1 AND restaurant_id = $2",
                 &[&upload_id, &caller.restaurant_id.0],
             )
-            .await?
+            .await
+            .map_err(UploadError::from)?
             .is_some();
         if !exists {
             return Ok(None);
@@ -338,9 +391,9 @@ async fn errors(
         )
         .await
         .map(Some)
+        .map_err(UploadError::from)
     })
-    .await
-    .map_err(UploadError::from)?
+    .await?
     .ok_or_else(Problem::not_found)?;
     let items: Vec<RowError> = rows
         .iter()

@@ -29,10 +29,25 @@ pub struct MigrationReport {
     pub version: Option<i32>,
 }
 
-/// Applies every pending migration, each in its own transaction.
+/// Applies every pending migration, each in its own transaction, then
+/// finishes what SQL alone cannot (see [`key_emails`]).
 pub async fn migrate(client: &mut tokio_postgres::Client) -> Result<MigrationReport, MigrateError> {
-    let runner = embedded::migrations::runner();
+    migrate_to(client, None).await
+}
+
+/// Applies pending migrations up to `version` (all when `None`).
+pub async fn migrate_to(
+    client: &mut tokio_postgres::Client,
+    version: Option<i32>,
+) -> Result<MigrationReport, MigrateError> {
+    let runner = embedded::migrations::runner().set_target(match version {
+        Some(version) => refinery::Target::Version(version),
+        None => refinery::Target::Latest,
+    });
     let report = runner.run_async(client).await?;
+    if has_table(client, "email_key_backfill").await? {
+        key_emails(client).await?;
+    }
     let applied = report
         .applied_migrations()
         .iter()
@@ -43,6 +58,61 @@ pub async fn migrate(client: &mut tokio_postgres::Client) -> Result<MigrationRep
         .await?
         .map(|m| m.version());
     Ok(MigrationReport { applied, version })
+}
+
+async fn has_table(
+    client: &tokio_postgres::Client,
+    name: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+        .await?
+        .get(0))
+}
+
+/// Gives accounts created before emails had keys (migration V3) the key
+/// sign-in looks them up by, computed by the same code as at sign-in. Two
+/// old accounts whose emails only PostgreSQL told apart cannot both have a
+/// key: the later one is left unkeyed, logged, and kept for a human.
+pub async fn key_emails(client: &mut tokio_postgres::Client) -> Result<(), MigrateError> {
+    let pending = client
+        .query(
+            "SELECT user_id, restaurant_id, email FROM email_key_backfill",
+            &[],
+        )
+        .await?;
+    for row in pending {
+        let user_id: uuid::Uuid = row.get("user_id");
+        let restaurant: uuid::Uuid = row.get("restaurant_id");
+        let email: &str = row.get("email");
+        let tx = client.transaction().await?;
+        tx.execute(
+            "SELECT set_config('app.restaurant_id', $1, true)",
+            &[&restaurant.to_string()],
+        )
+        .await?;
+        let keyed = tx
+            .execute(
+                "UPDATE users SET email_key = $2 WHERE id = $1",
+                &[&user_id, &flux_shared::emails::key(email)],
+            )
+            .await;
+        match keyed {
+            Ok(_) => {
+                tx.execute(
+                    "DELETE FROM email_key_backfill WHERE user_id = $1",
+                    &[&user_id],
+                )
+                .await?;
+                tx.commit().await?;
+            }
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                tracing::warn!(%user_id, %restaurant, "email key taken by another account; left unkeyed");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Sets the application role's password. Only a SCRAM verifier computed here

@@ -2,8 +2,10 @@
 //! PostgreSQL starts once per run.
 
 mod auth;
+mod hardening;
 mod health;
 mod infrastructure;
+mod ingest_bounds;
 mod migrations;
 mod rls;
 mod s3_events;

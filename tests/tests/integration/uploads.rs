@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_lambda_events::s3::S3Event;
 use flux_local::stack::RunningStack;
-use flux_tests::{event_channel, owner_token, spawn_stack, Api, TestDb};
+use flux_tests::{captured_upload, owner_token, spawn_stack, Api, TestDb};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
@@ -84,25 +84,6 @@ A-1001,2026-01-29 19:05,Margherita,Pizza,2,12.50,0,2.10,card
 A-1001,2026-01-29 19:05,Tiramisu,Dessert,1,6.00,1.00,0.50,card
 A-1002,2026-01-29 19:17,\"Soup, of the day\",Starters,1,$7.25,,0.61,cash
 ";
-
-/// A stack whose S3 events are captured instead of ingested, and one
-/// uploaded file's event: for driving csv-ingest by hand.
-async fn captured_upload(
-    db: &TestDb,
-    email: &str,
-    csv: &[u8],
-) -> (RunningStack, Api, String, String, S3Event) {
-    let (handler, mut events) = event_channel();
-    let stack = spawn_stack(db, Some(handler)).await;
-    let api = Api::new(&stack);
-    let token = owner_token(&api, email, "Captured").await;
-    let id = api.upload(&token, "captured.csv", csv).await;
-    let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    (stack, api, token, id, event)
-}
 
 #[tokio::test]
 async fn a_clean_file_is_ingested_exactly_as_csv_md_defines() {
@@ -540,8 +521,10 @@ async fn an_order_spread_across_the_file_is_still_one_transaction() {
     stack.shutdown().await;
 }
 
+/// An upload URL is good for one file: a second PUT, even within the
+/// URL's 15 minutes, is refused, and what was ingested stays what is stored.
 #[tokio::test]
-async fn the_same_object_put_twice_is_ingested_once() {
+async fn an_upload_url_takes_one_file_only() {
     let (db, stack, api, token) = setup().await;
     let created = api
         .post_auth(
@@ -552,26 +535,39 @@ async fn the_same_object_put_twice_is_ingested_once() {
         .await;
     let url = created.body["upload_url"].as_str().unwrap().to_string();
     let id = created.body["upload"]["id"].as_str().unwrap().to_string();
-    for _ in 0..2 {
-        let response = api
-            .raw()
-            .put(&url)
-            .header("content-type", "text/csv")
-            .body(EXAMPLE)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200);
-        api.wait_final(&token, &id).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let put = |body: String| {
+        let mut request = api.raw().put(&url).body(body);
+        for (name, value) in created.body["upload_headers"].as_object().unwrap() {
+            request = request.header(name.as_str(), value.as_str().unwrap());
+        }
+        request.send()
+    };
+    assert_eq!(
+        put(EXAMPLE.to_string()).await.unwrap().status().as_u16(),
+        200
+    );
+    api.wait_final(&token, &id).await;
+    // Same size, other contents: what a second PUT would have swapped in.
+    let other = EXAMPLE.replace("Margherita", "Marinara  ");
+    assert_eq!(other.len(), EXAMPLE.len());
+    let second = put(other).await.unwrap();
+    assert_eq!(second.status().as_u16(), 412);
+    assert!(second.text().await.unwrap().contains("PreconditionFailed"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let upload = api.wait_final(&token, &id).await;
     assert_eq!(
         (&upload["status"], &upload["rows_ingested"]),
         (&json!("completed"), &json!(3))
     );
     assert_eq!(transactions(&db).await.len(), 2);
-    assert_eq!(items(&db).await.len(), 3);
+    let uploads = stack.data_dir.join("s3/flux-uploads/uploads");
+    let restaurant = std::fs::read_dir(&uploads)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let stored = std::fs::read_to_string(restaurant.path().join(format!("{id}.csv"))).unwrap();
+    assert_eq!(stored, EXAMPLE, "the stored file is the one ingested");
     stack.shutdown().await;
 }
 
@@ -583,12 +579,12 @@ async fn the_same_event_delivered_twice_and_concurrently_is_ingested_once() {
 
     let state = &*stack.ingest;
     let (a, b) = tokio::join!(
-        flux_csv_ingest::handle(state, event.clone()),
-        flux_csv_ingest::handle(state, event.clone())
+        flux_csv_ingest::handle(state, event.clone(), "test"),
+        flux_csv_ingest::handle(state, event.clone(), "test")
     );
     // One ingests; the other finds it busy (and Lambda would retry) or done.
     assert!(a.is_ok() || b.is_ok(), "{a:?} {b:?}");
-    flux_csv_ingest::handle(state, event.clone())
+    flux_csv_ingest::handle(state, event.clone(), "test")
         .await
         .expect("a late duplicate is a no-op");
     let upload = api.wait_final(&token, &id).await;
@@ -602,7 +598,7 @@ async fn the_same_event_delivered_twice_and_concurrently_is_ingested_once() {
     // Keys that are not uploads, or uploads that do not exist, are dropped.
     let mut stray = event.clone();
     stray.records[0].s3.object.key = Some("uploads/not-a-uuid/x.csv".into());
-    flux_csv_ingest::handle(state, stray)
+    flux_csv_ingest::handle(state, stray, "test")
         .await
         .expect("dropped");
     let mut unknown = event;
@@ -611,7 +607,7 @@ async fn the_same_event_delivered_twice_and_concurrently_is_ingested_once() {
         uuid::Uuid::new_v4(),
         uuid::Uuid::new_v4()
     ));
-    flux_csv_ingest::handle(state, unknown)
+    flux_csv_ingest::handle(state, unknown, "test")
         .await
         .expect("dropped");
     stack.shutdown().await;
@@ -626,7 +622,7 @@ async fn an_order_a_concurrent_upload_is_inserting_becomes_a_duplicate_when_it_c
     // committed yet.
     let other = hold_order(&db, &api, &token, "A-1001").await;
     let state = stack.ingest.clone();
-    let ingest = tokio::spawn(async move { flux_csv_ingest::handle(&state, event).await });
+    let ingest = tokio::spawn(async move { flux_csv_ingest::handle(&state, event, "test").await });
     // The ingest waits for the other upload.
     wait_until_blocked(&db).await;
     other.batch_execute("COMMIT").await.unwrap();
@@ -731,7 +727,7 @@ async fn upload_requests_are_validated_and_urls_are_bounded() {
     assert_eq!(created.body["upload_method"], "PUT");
     assert_eq!(
         created.body["upload_headers"],
-        json!({"content-type": "text/csv"})
+        json!({"content-type": "text/csv", "if-none-match": "*"})
     );
     assert_eq!(created.body["upload"]["status"], "awaiting_upload");
     let url = created.body["upload_url"].as_str().unwrap();
@@ -812,7 +808,7 @@ async fn a_live_claim_is_left_alone_and_a_stale_one_is_taken_over() {
         )
         .await
         .unwrap();
-    let busy = flux_csv_ingest::handle(state, event.clone()).await;
+    let busy = flux_csv_ingest::handle(state, event.clone(), "test").await;
     assert!(
         matches!(busy, Err(flux_csv_ingest::IngestError::Busy(_))),
         "{busy:?}"
@@ -827,7 +823,7 @@ async fn a_live_claim_is_left_alone_and_a_stale_one_is_taken_over() {
         )
         .await
         .unwrap();
-    flux_csv_ingest::handle(state, event)
+    flux_csv_ingest::handle(state, event, "test")
         .await
         .expect("takes over");
     let upload = api.wait_final(&token, &id).await;
@@ -913,7 +909,7 @@ async fn pause_an_ingest_mid_file(db: &TestDb, email: &str) -> PausedIngest {
     let state = stack.ingest.clone();
     let worker = tokio::spawn({
         let event = event.clone();
-        async move { flux_csv_ingest::handle(&state, event).await }
+        async move { flux_csv_ingest::handle(&state, event, "test").await }
     });
     wait_until_blocked(db).await;
     PausedIngest {
@@ -954,7 +950,7 @@ async fn a_worker_killed_mid_ingest_leaves_nothing_and_the_retry_ingests_once() 
         )
         .await
         .unwrap();
-    flux_csv_ingest::handle(&stack.ingest, event)
+    flux_csv_ingest::handle(&stack.ingest, event, "test")
         .await
         .expect("the retry takes over");
     let upload = api.wait_final(&token, &id).await;

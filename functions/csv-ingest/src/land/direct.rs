@@ -14,8 +14,9 @@ use tokio::sync::mpsc;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Statement, Transaction};
 
-use super::{begin, finish, parsed, Landed, Landing, ParseSummary, MAX_STORED_ERROR_ROWS};
-use crate::orders::OrderBatch;
+use super::{begin, finish, parsed, Landed, Landing, ParseSummary};
+use crate::orders::{OrderBatch, Stretch};
+use crate::reader::FileProblem;
 use crate::rows::Line;
 use crate::store::{Claim, StoreError};
 
@@ -75,19 +76,28 @@ struct Inserted {
     needs_staging: bool,
 }
 
-pub async fn land<E: std::fmt::Display>(
+pub async fn land(
     pool: &Pool,
     claim: &Claim,
     mut lines: mpsc::Receiver<Vec<Line>>,
-    parser: tokio::task::JoinHandle<Result<ParseSummary, E>>,
+    parser: tokio::task::JoinHandle<Result<ParseSummary, FileProblem>>,
 ) -> Result<Option<Landed>, StoreError> {
     let mut client = pool.get().await?;
     let tx = begin(&mut client, claim).await?;
     let statement = tx.prepare(INSERT_STRETCH).await?;
     let mut landing = Landing::default();
-    let mut batch = OrderBatch::default();
+    let mut batch = OrderBatch::new(claim.timezone);
     let mut in_flight = FuturesOrdered::new();
     let mut receiving = true;
+    // The stretch so far, its out-of-range orders' lines rejected.
+    let take = |batch: &mut OrderBatch, landing: &mut Landing| {
+        let stretch = std::mem::replace(batch, OrderBatch::new(claim.timezone)).finish();
+        for error in &stretch.rejected {
+            landing.lines -= 1;
+            landing.reject(error.clone());
+        }
+        stretch
+    };
     while receiving || !in_flight.is_empty() {
         tokio::select! {
             Some(done) = in_flight.next() => {
@@ -102,22 +112,19 @@ pub async fn land<E: std::fmt::Display>(
                 let Some(received) = received else {
                     receiving = false;
                     if batch.lines() > 0 {
-                        in_flight.push_back(insert(&tx, &statement, claim, std::mem::take(&mut batch)));
+                        let stretch = take(&mut batch, &mut landing);
+                        in_flight.push_back(insert(&tx, &statement, claim, stretch));
                     }
                     continue;
                 };
                 for line in received {
                     if batch.is_full_before(&line, STRETCH_LINES) {
-                        in_flight.push_back(insert(&tx, &statement, claim, std::mem::take(&mut batch)));
+                        let stretch = take(&mut batch, &mut landing);
+                        in_flight.push_back(insert(&tx, &statement, claim, stretch));
                     }
                     match batch.push(line) {
                         Ok(()) => landing.lines += 1,
-                        Err(error) => {
-                            landing.disagreeing += 1;
-                            if landing.disagreement_errors.len() < MAX_STORED_ERROR_ROWS {
-                                landing.disagreement_errors.push(error);
-                            }
-                        }
+                        Err(error) => landing.reject(error),
                     }
                 }
             }
@@ -135,9 +142,9 @@ async fn insert(
     tx: &Transaction<'_>,
     statement: &Statement,
     claim: &Claim,
-    batch: OrderBatch,
+    stretch: Stretch,
 ) -> Result<Inserted, StoreError> {
-    let (o, i) = (&batch.orders, &batch.items);
+    let (o, i) = (&stretch.orders, &stretch.items);
     let inserted = tx
         .query_one(
             statement,

@@ -9,20 +9,22 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::{begin, finish, parsed, Landed, Landing, ParseSummary, MAX_STORED_ERROR_ROWS};
+use crate::amounts;
+use crate::reader::FileProblem;
 use crate::rows::{Line, RowError};
 use crate::store::{Claim, StoreError};
 
 const STAGING: &str = "CREATE TEMP TABLE ingest_rows (
-    line bigint NOT NULL, order_id text NOT NULL, ordered_at timestamptz NOT NULL, item_name text NOT NULL,
-    category text, quantity numeric NOT NULL, unit_price numeric NOT NULL, discount numeric NOT NULL,
-    tax numeric NOT NULL, line_total numeric NOT NULL, payment_method text NOT NULL
+    line bigint NOT NULL, order_id text NOT NULL, ordered_at timestamptz NOT NULL, ordered_at_cell text NOT NULL,
+    item_name text NOT NULL, category text, quantity numeric NOT NULL, unit_price numeric NOT NULL,
+    discount numeric NOT NULL, tax numeric NOT NULL, line_total numeric NOT NULL, payment_method text NOT NULL
 ) ON COMMIT DROP";
 
-pub async fn land<E: std::fmt::Display>(
+pub async fn land(
     pool: &Pool,
     claim: &Claim,
     mut lines: mpsc::Receiver<Vec<Line>>,
-    parser: tokio::task::JoinHandle<Result<ParseSummary, E>>,
+    parser: tokio::task::JoinHandle<Result<ParseSummary, FileProblem>>,
 ) -> Result<Landed, StoreError> {
     let mut client = pool.get().await?;
     let tx = begin(&mut client, claim).await?;
@@ -31,14 +33,15 @@ pub async fn land<E: std::fmt::Display>(
     tx.batch_execute(STAGING).await?;
     let sink = tx
         .copy_in(
-            "COPY ingest_rows (line, order_id, ordered_at, item_name, category, quantity, unit_price, discount, tax,
-                               line_total, payment_method) FROM STDIN (FORMAT binary)",
+            "COPY ingest_rows (line, order_id, ordered_at, ordered_at_cell, item_name, category, quantity, unit_price,
+                               discount, tax, line_total, payment_method) FROM STDIN (FORMAT binary)",
         )
         .await?;
     let types = [
         Type::INT8,
         Type::TEXT,
         Type::TIMESTAMPTZ,
+        Type::TEXT,
         Type::TEXT,
         Type::TEXT,
         Type::NUMERIC,
@@ -53,10 +56,11 @@ pub async fn land<E: std::fmt::Display>(
     while let Some(batch) = lines.recv().await {
         for l in &batch {
             let line = l.line as i64;
-            let row: [&(dyn ToSql + Sync); 11] = [
+            let row: [&(dyn ToSql + Sync); 12] = [
                 &line,
                 &l.order_id,
                 &l.ordered_at,
+                &l.ordered_at_cell,
                 &l.item_name,
                 &l.category,
                 &l.quantity,
@@ -79,39 +83,60 @@ pub async fn land<E: std::fmt::Display>(
 
     let rid = claim.key.restaurant.0;
     let upload = claim.key.upload;
-    // Rows that disagree with the first row of their order on ordered_at.
-    tx.batch_execute(
-        "CREATE TEMP TABLE ingest_disagree ON COMMIT DROP AS
-         SELECT r.line, r.order_id, r.ordered_at AS found, f.ordered_at AS expected
+    let mut landing = Landing::default();
+    // Rows that disagree with the first row of their order on ordered_at,
+    // then orders whose sums are out of range (CSV.md): refused, row by row.
+    tx.batch_execute(&format!(
+        "CREATE TEMP TABLE ingest_refused ON COMMIT DROP AS
+         SELECT r.line, r.order_id, r.ordered_at_cell, f.ordered_at AS expected
          FROM ingest_rows r
          JOIN (SELECT DISTINCT ON (order_id) order_id, ordered_at FROM ingest_rows ORDER BY order_id, line) f
            ON f.order_id = r.order_id
          WHERE r.ordered_at <> f.ordered_at;
-         DELETE FROM ingest_rows r USING ingest_disagree d WHERE r.line = d.line;",
-    )
+         DELETE FROM ingest_rows r USING ingest_refused d WHERE r.line = d.line;
+         INSERT INTO ingest_refused (line, order_id, ordered_at_cell)
+         SELECT r.line, r.order_id, r.ordered_at_cell
+         FROM ingest_rows r JOIN (
+             SELECT order_id FROM ingest_rows GROUP BY order_id
+             HAVING greatest(abs(sum(line_total)), sum(discount), sum(tax),
+                             abs(sum(line_total) - sum(discount) + sum(tax))) >= {limit}
+         ) o ON o.order_id = r.order_id;
+         DELETE FROM ingest_rows r USING ingest_refused d WHERE r.line = d.line AND d.expected IS NULL;",
+        limit = amounts::ORDER_LIMIT
+    ))
     .await?;
-    let disagreeing: i64 = tx
-        .query_one("SELECT count(*) FROM ingest_disagree", &[])
+    landing.rejected = tx
+        .query_one("SELECT count(*) FROM ingest_refused", &[])
         .await?
         .get(0);
-    let disagreement_errors = tx
+    landing.errors = tx
         .query(
-            "SELECT line, order_id, to_char(found AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
-                    to_char(expected AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
-             FROM ingest_disagree ORDER BY line LIMIT $1",
-            &[&(MAX_STORED_ERROR_ROWS as i64)],
+            "SELECT line, order_id, ordered_at_cell,
+                    to_char(expected AT TIME ZONE $2, 'YYYY-MM-DD HH24:MI:SS') AS expected
+             FROM ingest_refused ORDER BY line LIMIT $1",
+            &[&(MAX_STORED_ERROR_ROWS as i64), &claim.timezone.name()],
         )
         .await?
         .iter()
-        .map(|row| RowError {
-            line: row.get::<_, i64>(0) as u64,
-            column: Some("ordered_at".into()),
-            value: Some(row.get(2)),
-            message: format!(
-                "disagrees with the first row of order {} ({})",
-                row.get::<_, String>(1),
-                row.get::<_, String>(3)
-            ),
+        .map(|row| {
+            let order_id: String = row.get("order_id");
+            match row.get::<_, Option<String>>("expected") {
+                Some(expected) => RowError {
+                    line: row.get::<_, i64>("line") as u64,
+                    column: Some("ordered_at".into()),
+                    value: Some(row.get("ordered_at_cell")),
+                    message: format!(
+                        "disagrees with the first row of order {order_id} ({expected} {})",
+                        claim.timezone.name()
+                    ),
+                },
+                None => RowError {
+                    line: row.get::<_, i64>("line") as u64,
+                    column: Some("order_id".into()),
+                    value: Some(order_id),
+                    message: amounts::ORDER_MESSAGE.into(),
+                },
+            }
         })
         .collect();
     let lines: i64 = tx
@@ -158,12 +183,8 @@ pub async fn land<E: std::fmt::Display>(
             &[&rid, &upload],
         )
         .await?;
-    let landing = Landing {
-        lines,
-        rows_ingested: counts.get(1),
-        transactions_ingested: counts.get(0),
-        disagreeing,
-        disagreement_errors,
-    };
+    landing.lines = lines;
+    landing.rows_ingested = counts.get(1);
+    landing.transactions_ingested = counts.get(0);
     finish(tx, claim, summary, landing).await
 }

@@ -1,0 +1,70 @@
+//! Token responses: a signed access token for a session, with the profile
+//! the browser app shows.
+
+use chrono::Utc;
+use flux_shared::tenant::{self, RestaurantId};
+use flux_shared::tokens::{Claims, TokenConfig};
+use serde::Serialize;
+use tokio_postgres::Client;
+use uuid::Uuid;
+
+use crate::accounts::{self, RestaurantView, UserView};
+use crate::error::AuthError;
+use crate::keys::AuthKeys;
+use crate::sessions::Session;
+
+#[derive(Serialize)]
+pub struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    refresh_token: String,
+    user: UserView,
+    restaurant: RestaurantView,
+}
+
+/// The token response for `user_id` signed in with `session`.
+pub async fn token_response(
+    client: &mut Client,
+    tokens: &TokenConfig,
+    keys: &AuthKeys,
+    restaurant: RestaurantId,
+    user_id: Uuid,
+    session: Session,
+) -> Result<TokenResponse, AuthError> {
+    let tx = tenant::begin(client, restaurant).await?;
+    let (user, restaurant) = accounts::profile(&tx, restaurant, user_id).await?;
+    tx.commit().await?;
+    let access_token = sign(tokens, keys, &user, session.id)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: tokens.access_ttl.as_secs(),
+        refresh_token: session.refresh_token.0,
+        user,
+        restaurant,
+    })
+}
+
+fn sign(
+    tokens: &TokenConfig,
+    keys: &AuthKeys,
+    user: &UserView,
+    session_id: Uuid,
+) -> Result<String, AuthError> {
+    let now = Utc::now().timestamp();
+    let claims = Claims {
+        iss: tokens.issuer.clone(),
+        aud: tokens.audience.clone(),
+        sub: user.id,
+        rid: user.restaurant_id,
+        sid: session_id,
+        role: user.role,
+        iat: now,
+        exp: now + tokens.access_ttl.as_secs() as i64,
+        jti: Uuid::new_v4(),
+    };
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(keys.active_kid.clone());
+    Ok(jsonwebtoken::encode(&header, &claims, &keys.signing)?)
+}
