@@ -97,7 +97,7 @@ fn generate(path: &std::path::Path, rows: u64) -> anyhow::Result<u64> {
 }
 
 /// Peak resident memory of this process since the last reset, in MiB.
-fn peak_rss_mib() -> f64 {
+pub(crate) fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
@@ -106,12 +106,12 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-fn reset_peak_rss() {
+pub(crate) fn reset_peak_rss() {
     // Writing 5 to clear_refs resets VmHWM to the current RSS (Linux ≥ 4.0).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-fn rss_mib() -> f64 {
+pub(crate) fn rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
@@ -190,27 +190,12 @@ pub async fn run(rows: u64) -> anyhow::Result<()> {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let url = created["upload_url"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
 
     let baseline_rss = rss_mib();
     reset_peak_rss();
     let cpu_before = cpu_split();
     let wall = Instant::now();
-    // curl streams the file from disk, so the upload adds no memory here.
-    let put = tokio::process::Command::new("curl")
-        .args(["-sS", "-f", "-T"])
-        .arg(&file)
-        .args(["-H", "content-type: text/csv", &url])
-        .output()
-        .await?;
-    anyhow::ensure!(
-        put.status.success(),
-        "PUT failed: {}",
-        String::from_utf8_lossy(&put.stderr)
-    );
+    put_file(&created, &file).await?;
     let upload = loop {
         let upload: Value = client
             .get(format!("{}/uploads/{id}", stack.api_url))
@@ -316,6 +301,30 @@ pub async fn run(rows: u64) -> anyhow::Result<()> {
     println!(
         "ingested: {} rows, {} transactions",
         upload["rows_ingested"], upload["transactions_ingested"]
+    );
+    Ok(())
+}
+
+/// PUTs `file` to the presigned URL of `created` (a `POST /uploads`
+/// response) with exactly its headers. curl streams the file from disk, so
+/// the upload adds no memory to this process.
+pub(crate) async fn put_file(created: &Value, file: &std::path::Path) -> anyhow::Result<()> {
+    let mut put = tokio::process::Command::new("curl");
+    put.args(["-sS", "-f", "-T"]).arg(file);
+    for (name, value) in created["upload_headers"].as_object().into_iter().flatten() {
+        put.args([
+            "-H",
+            &format!("{name}: {}", value.as_str().unwrap_or_default()),
+        ]);
+    }
+    let put = put
+        .arg(created["upload_url"].as_str().unwrap_or_default())
+        .output()
+        .await?;
+    anyhow::ensure!(
+        put.status.success(),
+        "PUT failed: {}",
+        String::from_utf8_lossy(&put.stderr)
     );
     Ok(())
 }

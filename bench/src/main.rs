@@ -2,6 +2,7 @@
 //! one run. `cargo run --release -p flux-bench -- auth`
 
 mod ingest;
+mod memory;
 
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,13 @@ enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         rows: u64,
     },
+    /// csv-ingest's peak memory on hostile files: one 1 GiB line, and 1 GiB
+    /// of 64 KiB lines.
+    Memory {
+        /// Size of each file, in MiB.
+        #[arg(long, default_value_t = 1024)]
+        mib: u64,
+    },
 }
 
 #[tokio::main]
@@ -37,10 +45,19 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Auth { logins } => auth(logins).await,
         Command::Ingest { rows } => ingest::run(rows).await,
+        Command::Memory { mib } => memory::run(mib).await,
     }
 }
 
 pub(crate) async fn start_stack() -> anyhow::Result<(RunningStack, tempfile::TempDir)> {
+    start_stack_with(None).await
+}
+
+/// The local stack; S3 events go to `on_object_created` instead of
+/// csv-ingest when given.
+pub(crate) async fn start_stack_with(
+    on_object_created: Option<flux_local::s3::ObjectCreatedHandler>,
+) -> anyhow::Result<(RunningStack, tempfile::TempDir)> {
     let dir = tempfile::Builder::new().prefix("flux-bench-").tempdir()?;
     // PostgreSQL runs as the `postgres` user when we are root: let it in.
     std::fs::set_permissions(
@@ -54,7 +71,7 @@ pub(crate) async fn start_stack() -> anyhow::Result<(RunningStack, tempfile::Tem
         database_url: std::env::var("DATABASE_URL").ok(),
         s3_endpoint: None,
         allowed_origins: vec![],
-        on_object_created: None,
+        on_object_created,
     })
     .await?;
     Ok((stack, dir))
@@ -92,6 +109,56 @@ async fn auth(logins: usize) -> anyhow::Result<()> {
         .unwrap_or_default()
         .len();
 
+    // What a protected request pays for refusing tokens of ended sessions:
+    // scoping a transaction with the session check, against without it.
+    let token = registered["access_token"].as_str().unwrap_or_default();
+    let claims = token_claims(token);
+    let db = stack.database.app.connect().await?;
+    let (rid, sid, sub) = (
+        claims["rid"]
+            .as_str()
+            .unwrap_or_default()
+            .parse::<uuid::Uuid>()?,
+        claims["sid"]
+            .as_str()
+            .unwrap_or_default()
+            .parse::<uuid::Uuid>()?,
+        claims["sub"]
+            .as_str()
+            .unwrap_or_default()
+            .parse::<uuid::Uuid>()?,
+    );
+    let mut scoped = Vec::new();
+    let mut checked = Vec::new();
+    for _ in 0..500 {
+        let started = Instant::now();
+        db.query_one(
+            "SELECT set_config('app.restaurant_id', $1, true)",
+            &[&rid.to_string()],
+        )
+        .await?;
+        scoped.push(started.elapsed());
+        let started = Instant::now();
+        let live: bool = db
+            .query_one("SELECT app_act_for($1, $2, $3)", &[&rid, &sid, &sub])
+            .await?
+            .get(0);
+        checked.push(started.elapsed());
+        anyhow::ensure!(live, "the session should be live");
+    }
+    let mut me = Vec::new();
+    for _ in 0..200 {
+        let started = Instant::now();
+        let status = client
+            .get(format!("{}/auth/me", stack.api_url))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .status();
+        me.push(started.elapsed());
+        anyhow::ensure!(status.is_success(), "/auth/me failed: {status}");
+    }
+
     let mut latencies = Vec::new();
     for _ in 0..logins {
         let started = Instant::now();
@@ -118,5 +185,28 @@ async fn auth(logins: usize) -> anyhow::Result<()> {
         latencies.len()
     );
     println!("access token: {access} bytes; refresh token: {refresh} bytes");
+    println!(
+        "session check (revoked tokens refused): scoping a transaction p50 {:?} with it, {:?} without, over {} each",
+        percentile(&mut checked, 0.5),
+        percentile(&mut scoped, 0.5),
+        checked.len()
+    );
+    println!(
+        "/auth/me over HTTP (verify, session check, profile): p50 {:?}, p95 {:?} over {}",
+        percentile(&mut me, 0.5),
+        percentile(&mut me, 0.95),
+        me.len()
+    );
     Ok(())
+}
+
+/// The claims of a JWT, unverified (the benchmark's own token).
+fn token_claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or(Value::Null)
 }

@@ -261,6 +261,26 @@ impl PgCluster {
         }
     }
 
+    /// Stops a server this process started the way a crash would: an
+    /// immediate shutdown, with no checkpoint; the next start recovers.
+    pub async fn crash(&mut self) {
+        let Some(running) = self.running.take() else {
+            return;
+        };
+        let (Some(pid), Some(exited)) = (running.pid, running.exited) else {
+            return;
+        };
+        // SAFETY: plain syscall on a pid we spawned.
+        unsafe { libc::kill(pid, libc::SIGQUIT) };
+        if tokio::time::timeout(Duration::from_secs(20), exited)
+            .await
+            .is_err()
+        {
+            // SAFETY: as above.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+
     fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new(self.bin_dir.join(program));
         if let Ok(Some((uid, gid))) = server_user() {

@@ -208,12 +208,23 @@ async fn bind(port: u16, what: &str) -> anyhow::Result<TcpListener> {
         .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{port} for the {what}: {e}"))
 }
 
+/// csv-ingest invocations at once, as the Lambda's reserved concurrency
+/// bounds them; each takes up to two of its pool's connections.
+const INGEST_CONCURRENCY: usize = 2;
+
 /// Runs csv-ingest for each event the way S3 invokes a Lambda
-/// asynchronously: in the background, retried twice after a failure.
+/// asynchronously: in the background, at most [`INGEST_CONCURRENCY`] at a
+/// time (the others wait, as throttled events do), retried twice after a
+/// failure.
 fn invoke_csv_ingest(state: Arc<IngestState>) -> ObjectCreatedHandler {
+    let slots = Arc::new(tokio::sync::Semaphore::new(INGEST_CONCURRENCY));
     Arc::new(move |event| {
         let state = state.clone();
+        let slots = slots.clone();
         async move {
+            let Ok(_slot) = slots.acquire_owned().await else {
+                return;
+            };
             for attempt in 0..3u64 {
                 let request_id = uuid::Uuid::new_v4().to_string();
                 match flux_csv_ingest::handle(&state, event.clone(), &request_id).await {

@@ -163,21 +163,25 @@ async fn login(state: &AuthState, req: &Request, meta: &RequestMeta) -> Result<R
     let email = LoginEmail::parse(&body.email);
     let ip = client_ip(state, req, meta);
     let subjects = Subjects::new(email.throttle_key(), &ip);
-    let mut client = state.pool.get().await.map_err(AuthError::from)?;
-    let reservation = match throttle::reserve(&mut client, &state.limits, &subjects)
-        .await
-        .map_err(AuthError::from)?
-    {
-        Reserved::Attempt(reservation) => reservation,
-        Reserved::Locked { retry_after } => {
-            tracing::info!(%ip, "sign-in throttled");
-            return Err(AuthError::Throttled { retry_after }.into());
-        }
+    // The connection goes back to the pool while the password is verified:
+    // that is the slow part, and needs no database.
+    let (reservation, candidate) = {
+        let mut client = state.pool.get().await.map_err(AuthError::from)?;
+        let reservation = match throttle::reserve(&mut client, &state.limits, &subjects)
+            .await
+            .map_err(AuthError::from)?
+        {
+            Reserved::Attempt(reservation) => reservation,
+            Reserved::Locked { retry_after } => {
+                tracing::info!(%ip, "sign-in throttled");
+                return Err(AuthError::Throttled { retry_after }.into());
+            }
+        };
+        let candidate = accounts::find_for_sign_in(&mut client, &email)
+            .await
+            .map_err(AuthError::from)?;
+        (reservation, candidate)
     };
-
-    let candidate = accounts::find_for_sign_in(&mut client, &email)
-        .await
-        .map_err(AuthError::from)?;
     let phc = candidate
         .as_ref()
         .map_or(&state.dummy_hash, |c| &c.password_hash);
@@ -192,6 +196,7 @@ async fn login(state: &AuthState, req: &Request, meta: &RequestMeta) -> Result<R
         tracing::info!(%ip, "sign-in failed");
         return Err(AuthError::InvalidCredentials.into());
     };
+    let mut client = state.pool.get().await.map_err(AuthError::from)?;
     throttle::succeeded(&client, reservation, &subjects)
         .await
         .map_err(AuthError::from)?;
