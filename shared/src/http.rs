@@ -244,26 +244,85 @@ fn json_problem(error: &serde_path_to_error::Error<serde_json::Error>) -> Proble
     }
     let path = error.path().to_string();
     let message = inner.to_string();
-    // serde_json appends " at line L column C"; the field name says more.
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_string();
     let parent = if path == "." {
         String::new()
     } else {
         format!("{path}.")
     };
-    let field_error = match message.strip_prefix("missing field `") {
-        Some(rest) => FieldError::new(
-            format!("{parent}{}", rest.trim_end_matches('`')),
-            "is required",
-        ),
-        None if path == "." => FieldError::new("body", message),
-        None => FieldError::new(path, message),
+    let named = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(|name| format!("{parent}{name}"))
+    };
+    let field_error = if let Some(field) = named("missing field `") {
+        FieldError::new(field, "is required")
+    } else if let Some(field) = named("duplicate field `") {
+        FieldError::new(field, "appears more than once")
+    } else if path == "." {
+        FieldError::new("body", "must be a JSON object")
+    } else {
+        FieldError::new(path, client_message(&message))
     };
     Problem::validation(vec![field_error])
+}
+
+/// serde's message (`invalid type: string "12", expected i64`) in the
+/// client's terms (`must be an integer`): never the server's types.
+fn client_message(serde_message: &str) -> String {
+    let message = serde_message
+        .split(" at line ")
+        .next()
+        .unwrap_or(serde_message);
+    if let Some(variants) = message
+        .strip_prefix("unknown variant")
+        .and_then(|m| m.split_once("expected one of "))
+        .map(|(_, variants)| variants.replace('`', ""))
+    {
+        return format!("must be one of {variants}");
+    }
+    let expected = message
+        .rsplit_once("expected ")
+        .map(|(_, expected)| expected)
+        .unwrap_or_default();
+    let integer = [
+        "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "usize", "isize", "integer",
+    ]
+    .iter()
+    .any(|t| expected.split_whitespace().any(|w| w == *t));
+    if message.starts_with("invalid value") && integer {
+        return "is out of range".into();
+    }
+    let kind = if integer {
+        "an integer"
+    } else if ["f32", "f64", "number", "float"]
+        .iter()
+        .any(|t| expected.contains(t))
+    {
+        "a number"
+    } else if ["bool", "boolean"].iter().any(|t| expected.contains(t)) {
+        "true or false"
+    } else if ["sequence", "array", "tuple"]
+        .iter()
+        .any(|t| expected.contains(t))
+    {
+        "an array"
+    } else if ["struct", "map", "object"]
+        .iter()
+        .any(|t| expected.contains(t))
+    {
+        "an object"
+    } else if expected.to_ascii_lowercase().contains("uuid") {
+        "a UUID"
+    } else if ["string", "char", "str"]
+        .iter()
+        .any(|t| expected.contains(t))
+    {
+        "a string"
+    } else {
+        return "is not valid here".into();
+    };
+    format!("must be {kind}")
 }
 
 fn check_body_size(req: &Request) -> Result<(), Problem> {
@@ -423,6 +482,36 @@ mod tests {
         let (status, _, json) = post(r#"{"name": 5, "size": 3}"#, "application/json").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(json["errors"][0]["field"], "name");
+        assert_eq!(json["errors"][0]["message"], "must be a string");
+
+        // The client's terms, never the server's types.
+        for (body, field, message) in [
+            (
+                r#"{"name": "a", "size": "12"}"#,
+                "size",
+                "must be an integer",
+            ),
+            (r#"{"name": "a", "size": -1}"#, "size", "is out of range"),
+            (
+                r#"{"name": "a", "size": 1.5}"#,
+                "size",
+                "must be an integer",
+            ),
+            (r#"{"name": ["a"], "size": 1}"#, "name", "must be a string"),
+            (
+                r#"{"name": "a", "name": "b", "size": 1}"#,
+                "name",
+                "appears more than once",
+            ),
+            ("7", "body", "must be a JSON object"),
+            ("[]", "body", "must be a JSON object"),
+        ] {
+            let (status, _, json) = post(body, "application/json").await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(json["errors"][0]["field"], field, "{body}");
+            assert_eq!(json["errors"][0]["message"], message, "{body}");
+            assert!(!json.to_string().contains("u32"), "{json}");
+        }
 
         let (status, _, json) = post(r#"{"name": "#, "application/json").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);

@@ -87,6 +87,13 @@ impl Problem {
         problem
     }
 
+    /// 400 with one entry per invalid query parameter.
+    pub fn invalid_query(errors: Vec<FieldError>) -> Self {
+        let mut problem = Self::validation(errors);
+        problem.title = "Query is invalid".into();
+        problem
+    }
+
     /// 400 for a body or query that cannot be read at all (malformed JSON).
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(

@@ -203,7 +203,9 @@ impl Verifier {
         // A good signature is not enough: a token must not outlive what
         // the issuer grants, nor claim to be issued in the future.
         let now = chrono::Utc::now().timestamp();
-        if claims.exp - claims.iat > self.max_lifetime_secs {
+        // In i128: with extreme claims the difference overflows i64, and a
+        // wrapped one would pass (found by the token_verifier fuzz target).
+        if i128::from(claims.exp) - i128::from(claims.iat) > i128::from(self.max_lifetime_secs) {
             return Err(TokenError::TooLong);
         }
         if claims.iat > now + LEEWAY_SECS as i64 {
@@ -246,5 +248,60 @@ impl Verifier {
             session_id: claims.sid,
             role: claims.role,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(claims: &serde_json::Value) -> (Verifier, String) {
+        use aws_lc_rs::encoding::AsDer;
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let der: aws_lc_rs::encoding::Pkcs8V1Der = pair.as_der().unwrap();
+        let signing =
+            jsonwebtoken::EncodingKey::from_rsa_pem(pem("PRIVATE KEY", der.as_ref()).as_bytes())
+                .unwrap();
+        let public = aws_lc_rs::signature::KeyPair::public_key(&pair);
+        let spki: aws_lc_rs::encoding::PublicKeyX509Der = public.as_der().unwrap();
+        let pem = pem("PUBLIC KEY", spki.as_ref());
+        let verifier = Verifier::new(
+            &TokenConfig::new("https://issuer.example", "flux-api"),
+            &[PublicKeyPem {
+                kid: "k".into(),
+                public_key_pem: pem,
+            }],
+        )
+        .unwrap();
+        let mut header = jsonwebtoken::Header::new(Algorithm::RS256);
+        header.kid = Some("k".into());
+        let token = jsonwebtoken::encode(&header, claims, &signing).unwrap();
+        (verifier, token)
+    }
+
+    fn pem(label: &str, der: &[u8]) -> String {
+        use base64::Engine;
+        let body = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    }
+
+    /// Found by the token_verifier fuzz target: exp − iat overflowed i64,
+    /// and a wrapped (negative) lifetime passed the check.
+    #[test]
+    fn an_extreme_lifetime_is_refused_not_wrapped() {
+        let (verifier, token) = signed(&serde_json::json!({
+            "iss": "https://issuer.example", "aud": "flux-api",
+            "sub": Uuid::nil(), "rid": Uuid::nil(), "sid": Uuid::nil(), "jti": Uuid::nil(),
+            "role": "owner", "iat": -6_650_775_360_372_994_971i64, "exp": 8_319_836_419_735_486_244i64
+        }));
+        assert!(matches!(verifier.verify(&token), Err(TokenError::TooLong)));
     }
 }

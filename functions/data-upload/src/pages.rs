@@ -29,7 +29,7 @@ impl<C: DeserializeOwned> PageRequest<C> {
                         .ok()
                         .filter(|l| (1..=MAX_LIMIT).contains(l))
                         .ok_or_else(|| {
-                            Problem::validation(vec![FieldError::new(
+                            Problem::invalid_query(vec![FieldError::new(
                                 "limit",
                                 format!("must be an integer from 1 to {MAX_LIMIT}"),
                             )])
@@ -37,7 +37,7 @@ impl<C: DeserializeOwned> PageRequest<C> {
                 }
                 "cursor" if !value.is_empty() => {
                     after = Some(decode_cursor(&value).ok_or_else(|| {
-                        Problem::validation(vec![FieldError::new(
+                        Problem::invalid_query(vec![FieldError::new(
                             "cursor",
                             "is not a cursor this API issued",
                         )])
