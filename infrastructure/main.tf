@@ -83,7 +83,7 @@ module "functions" {
   security_group_ids = [module.network.lambda_security_group_id]
   kms_key_arn        = module.secrets.kms_key_arn
   log_retention_days = var.log_retention_days
-  secret_arns        = {
+  secret_arns = {
     db_app    = module.secrets.db_app_secret_arn
     db_owner  = module.database.master_secret_arn
     auth_keys = module.secrets.auth_keys_secret_arn

@@ -25,6 +25,12 @@ locals {
       reserved_concurrency = 50
       secrets              = ["db_app", "auth_keys"]
     }
+    sales = {
+      memory_mb            = 256
+      timeout_s            = 10
+      reserved_concurrency = 50
+      secrets              = ["db_app"]
+    }
     health = {
       memory_mb            = 128
       timeout_s            = 5
@@ -52,6 +58,15 @@ locals {
     "GET /uploads"                          = { function = "data-upload", authorized = true }
     "GET /uploads/{id}"                     = { function = "data-upload", authorized = true }
     "GET /uploads/{id}/errors"              = { function = "data-upload", authorized = true }
+    "DELETE /uploads/{id}"                  = { function = "data-upload", authorized = true }
+    "POST /uploads/{id}/url"                = { function = "data-upload", authorized = true }
+    "GET /sales/summary"                    = { function = "sales", authorized = true }
+    "GET /sales/items"                      = { function = "sales", authorized = true }
+    "GET /sales/categories"                 = { function = "sales", authorized = true }
+    "GET /sales/hours"                      = { function = "sales", authorized = true }
+    "GET /sales/payments"                   = { function = "sales", authorized = true }
+    "GET /sales/transactions"               = { function = "sales", authorized = true }
+    "GET /sales/transactions/{id}"          = { function = "sales", authorized = true }
     "GET /.well-known/jwks.json"            = { function = "auth", authorized = false }
     "GET /.well-known/openid-configuration" = { function = "auth", authorized = false }
   }

@@ -6,7 +6,7 @@
 use arbitrary::Arbitrary;
 use chrono::{TimeZone, Utc};
 use flux_csv_ingest::amounts::ORDER_LIMIT;
-use flux_csv_ingest::orders::OrderBatch;
+use flux_csv_ingest::orders::{OrderBatch, TransactionIds};
 use flux_csv_ingest::rows::Line;
 use flux_csv_ingest::values::PaymentMethod;
 use libfuzzer_sys::fuzz_target;
@@ -51,7 +51,7 @@ fuzz_target!(|lines: Vec<FuzzLine>| {
             accepted += 1;
         }
     }
-    let stretch = batch.finish();
+    let stretch = batch.finish(&mut TransactionIds::new(1));
     assert_eq!(
         stretch.items.transaction_id.len() + stretch.rejected.len(),
         accepted
@@ -63,5 +63,17 @@ fuzz_target!(|lines: Vec<FuzzLine>| {
             assert!(value.abs() < ORDER_LIMIT, "{value} went to the database");
         }
         assert!(stretch.items.transaction_id.contains(&o.id[i]));
+    }
+    // An order's lines are numbered 1..=item_count, in file order.
+    for (k, id) in o.id.iter().enumerate() {
+        let numbers: Vec<i32> = stretch
+            .items
+            .transaction_id
+            .iter()
+            .zip(&stretch.items.line_no)
+            .filter(|(t, _)| *t == id)
+            .map(|(_, n)| *n)
+            .collect();
+        assert_eq!(numbers, (1..=o.item_count[k]).collect::<Vec<_>>());
     }
 });

@@ -11,6 +11,7 @@ use flux_auth::AuthState;
 use flux_csv_ingest::IngestState;
 use flux_data_upload::{UploadState, DEFAULT_MAX_SIZE_BYTES};
 use flux_health::HealthState;
+use flux_sales::SalesState;
 use flux_shared::http::HttpConfig;
 use flux_shared::secrets::Secrets;
 use flux_shared::tokens::TokenConfig;
@@ -126,6 +127,7 @@ impl RunningStack {
         let tokens = TokenConfig::new(api_url.clone(), "flux-api");
         let auth_keys = AuthKeys::from_secret(&secrets.get(AUTH_KEYS_SECRET).await?)?;
         let verifier = Verifier::new(&tokens, &auth_keys.public_keys)?;
+        let (tokens_for_sales, public_keys) = (tokens.clone(), auth_keys.public_keys.clone());
         let auth = Arc::new(AuthState::new(http.clone(), pool.clone(), tokens, auth_keys).await?);
         let bucket = BucketConfig {
             bucket: s3.bucket.clone(),
@@ -150,7 +152,7 @@ impl RunningStack {
             s3: s3_client,
             bucket: s3.bucket.clone(),
             stale_after: Duration::from_secs(30),
-            heartbeat_every: Duration::from_secs(1),
+            heartbeat_every: flux_csv_ingest::HEARTBEAT_EVERY,
         });
         if let Some(listener) = s3_listener {
             let on_created = options
@@ -165,12 +167,18 @@ impl RunningStack {
                 shutdown_rx.clone(),
             )));
         }
+        let sales = Arc::new(SalesState {
+            http: http.clone(),
+            pool: pool.clone(),
+            verifier: Verifier::new(&tokens_for_sales, &public_keys)?,
+        });
         let health = Arc::new(HealthState {
             http: http.clone(),
             pool,
         });
         let functions = vec![
             mount!("data-upload", flux_data_upload, uploads),
+            mount!("sales", flux_sales, sales),
             mount!("auth", flux_auth, auth),
             mount!("health", flux_health, health),
         ];

@@ -48,6 +48,10 @@ pub struct DbSettings {
     pub pool_max: usize,
     pub statement_timeout: Duration,
     pub connect_timeout: Duration,
+    /// How long a request waits for a pooled connection when all are busy.
+    /// A Lambda serves one request at a time and never waits; a process
+    /// serving many at once (the local stack) queues them a while.
+    pub pool_wait: Duration,
 }
 
 /// The shape of an RDS-managed credentials secret.
@@ -79,6 +83,7 @@ impl DbSettings {
             pool_max: 2,
             statement_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(2),
+            pool_wait: Duration::from_secs(10),
         })
     }
 
@@ -204,7 +209,7 @@ impl DbSettings {
         Pool::builder(manager)
             .max_size(self.pool_max)
             .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(self.connect_timeout))
+            .wait_timeout(Some(self.pool_wait))
             .create_timeout(Some(self.connect_timeout))
             .recycle_timeout(Some(self.connect_timeout))
             .build()

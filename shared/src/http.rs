@@ -406,7 +406,7 @@ fn finish_headers(
 
 /// Responses on these paths carry tokens or personal data and must not be cached.
 fn carries_personal_data(path: &str) -> bool {
-    ["/auth/", "/uploads"]
+    ["/auth/", "/uploads", "/sales/"]
         .iter()
         .any(|prefix| path.starts_with(prefix))
 }

@@ -26,6 +26,13 @@ impl Route {
         }
     }
 
+    pub const fn delete(path: &'static str) -> Self {
+        Self {
+            method: "DELETE",
+            path,
+        }
+    }
+
     /// API Gateway's route key, `GET /uploads/{id}`.
     pub fn key(&self) -> String {
         format!("{} {}", self.method, self.path)

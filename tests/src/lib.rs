@@ -152,6 +152,10 @@ pub async fn spawn_stack(
     db: &TestDb,
     on_object_created: Option<ObjectCreatedHandler>,
 ) -> RunningStack {
+    // FLUX_TEST_LOG=1 shows the stack's JSON logs, for diagnosing a failure.
+    if std::env::var_os("FLUX_TEST_LOG").is_some() {
+        flux_shared::telemetry::init();
+    }
     RunningStack::start(StackOptions {
         api_port: 0,
         s3_port: 0,

@@ -55,6 +55,8 @@ pub enum Landed {
 /// What a landing path found beyond the parser's summary.
 #[derive(Debug, Default)]
 pub struct Landing {
+    /// The block the upload's transaction ids were drawn from.
+    pub block: i64,
     /// Valid lines that agree with their order, in orders within range.
     pub lines: i64,
     /// Of those, lines inserted (the rest belong to orders already stored).
@@ -155,7 +157,9 @@ pub async fn finish(
         .execute(
             "UPDATE data_uploads
              SET status = $3::text::upload_status, rows_total = $4, rows_ingested = $5, rows_rejected = $6,
-                 rows_duplicate = $7, transactions_ingested = $8, error = $9, finished_at = clock_timestamp(), heartbeat_at = clock_timestamp()
+                 rows_duplicate = $7, transactions_ingested = $8, error = $9, transaction_block = $10,
+                 bytes_processed = size_bytes,
+                 finished_at = clock_timestamp(), heartbeat_at = clock_timestamp()
              WHERE id = $1 AND claim_id = $2 AND status = 'processing'",
             &[
                 &upload,
@@ -167,6 +171,7 @@ pub async fn finish(
                 &outcome.rows_duplicate,
                 &outcome.transactions_ingested,
                 &outcome.error,
+                &landing.block,
             ],
         )
         .await?;

@@ -6,6 +6,7 @@ pub mod columns;
 pub mod land;
 pub mod orders;
 pub mod reader;
+pub mod rollups;
 pub mod rows;
 pub mod store;
 pub mod values;
@@ -36,6 +37,11 @@ const BATCH_LINES: usize = 2048;
 /// file's: the cause is logged with the request id, never shown.
 pub const INTERNAL_FAILURE: &str =
     "the file could not be ingested because of an internal error; it has been logged";
+
+/// How often the claim's heartbeat publishes progress: a client sees the
+/// first figures within 250 ms of the file landing, then at least every
+/// 500 ms (API.md).
+pub const HEARTBEAT_EVERY: Duration = Duration::from_millis(200);
 
 /// Built once per container.
 pub struct IngestState {
@@ -183,9 +189,9 @@ async fn land_object(
             Err(landed) => return Ok(landed),
         };
         if staged {
-            return land::staged::land(&state.pool, claim, lines, parser).await;
+            return land::staged::land(&state.pool, claim, lines, parser, progress).await;
         }
-        match land::direct::land(&state.pool, claim, lines, parser).await? {
+        match land::direct::land(&state.pool, claim, lines, parser, progress).await? {
             Some(landed) => return Ok(landed),
             None => {
                 tracing::info!("orders are spread across the file; landing it through staging");
@@ -230,8 +236,32 @@ async fn open_object(
         }
     };
     let (lines_tx, lines_rx) = mpsc::channel(4);
+    let body = Counted {
+        inner: body,
+        progress: progress.clone(),
+    };
     let parser = tokio::spawn(parse(body, claim.clone(), lines_tx, progress.clone()));
     Ok((lines_rx, parser))
+}
+
+/// The object's bytes, counted as they are read (`bytes_processed`).
+struct Counted<R> {
+    inner: R,
+    progress: Arc<Progress>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Counted<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let result = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        let read = (buf.filled().len() - before) as u64;
+        self.progress.bytes.fetch_add(read, Ordering::Release);
+        result
+    }
 }
 
 /// Parses the stream on its own task, sending valid lines to the loader as
@@ -259,9 +289,6 @@ async fn parse<R: AsyncRead + Unpin + Send>(
             RowOutcome::Valid(valid) => {
                 batch.push(valid);
                 if batch.len() == BATCH_LINES {
-                    progress
-                        .rows_valid
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_LINES));
                     if lines.send(full).await.is_err() {
                         return Err(FileProblem::Unreadable("the loader stopped".into()));
@@ -279,12 +306,9 @@ async fn parse<R: AsyncRead + Unpin + Send>(
         }
         progress
             .rows_total
-            .store(summary.rows_total, Ordering::Relaxed);
+            .store(summary.rows_total, Ordering::Release);
     }
     if !batch.is_empty() {
-        progress
-            .rows_valid
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         let _ = lines.send(batch).await;
     }
     Ok(summary)

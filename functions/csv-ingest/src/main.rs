@@ -22,7 +22,7 @@ async fn main() -> Result<(), Error> {
         s3: bucket.client().await,
         bucket: bucket.bucket,
         stale_after: Duration::from_secs(30),
-        heartbeat_every: Duration::from_secs(1),
+        heartbeat_every: flux_csv_ingest::HEARTBEAT_EVERY,
     };
     let state = &state;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {

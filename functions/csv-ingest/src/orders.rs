@@ -7,16 +7,38 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
-use uuid::Uuid;
 
 use crate::amounts::{self, OrderSums};
 use crate::rows::{Line, RowError};
 
+/// Transaction ids: an upload draws a block (a sequence value) and numbers
+/// its orders inside it, so ids grow in insertion order (index inserts
+/// append) and all of an upload's rows sit in one key range.
+#[derive(Debug)]
+pub struct TransactionIds {
+    block: i64,
+    next: i64,
+}
+
+impl TransactionIds {
+    pub const BLOCK_BITS: u32 = 32;
+
+    pub fn new(block: i64) -> Self {
+        Self { block, next: 1 }
+    }
+
+    fn next(&mut self) -> i64 {
+        let id = (self.block << Self::BLOCK_BITS) | self.next;
+        self.next += 1;
+        id
+    }
+}
+
 /// One row per order of the stretch.
 #[derive(Debug, Default)]
 pub struct OrderColumns {
-    /// Time-ordered (UUIDv7), so index inserts append instead of scattering.
-    pub id: Vec<Uuid>,
+    /// Consecutive, from the upload's block (see [`TransactionIds`]).
+    pub id: Vec<i64>,
     pub order_id: Vec<String>,
     pub ordered_at: Vec<DateTime<Utc>>,
     pub subtotal: Vec<Decimal>,
@@ -29,7 +51,9 @@ pub struct OrderColumns {
 /// One row per line of the stretch, pointing at its order.
 #[derive(Debug, Default)]
 pub struct ItemColumns {
-    pub transaction_id: Vec<Uuid>,
+    pub transaction_id: Vec<i64>,
+    /// The line's position in its order, from 1, in file order.
+    pub line_no: Vec<i32>,
     pub item_name: Vec<String>,
     pub category: Vec<Option<String>>,
     pub quantity: Vec<Decimal>,
@@ -119,15 +143,17 @@ impl OrderBatch {
         Ok(())
     }
 
-    /// The batch as columns, with fresh time-ordered ids; orders whose sums
-    /// are out of range (CSV.md) are left out, each of their lines rejected.
-    pub fn finish(self) -> Stretch {
+    /// The batch as columns, its orders numbered from `ids`; orders whose
+    /// sums are out of range (CSV.md) are left out, each of their lines
+    /// rejected.
+    pub fn finish(self, ids: &mut TransactionIds) -> Stretch {
         let mut stretch = Stretch::default();
-        let ids: Vec<Option<Uuid>> = self
+        let ids: Vec<Option<i64>> = self
             .orders
             .iter()
-            .map(|order| (!order.sums.out_of_range).then(Uuid::now_v7))
+            .map(|order| (!order.sums.out_of_range).then(|| ids.next()))
             .collect();
+        let mut lines_so_far = vec![0i32; ids.len()];
         for (order, id) in self.orders.into_iter().zip(&ids) {
             let Some(id) = *id else { continue };
             let o = &mut stretch.orders;
@@ -150,8 +176,10 @@ impl OrderBatch {
                 });
                 continue;
             };
+            lines_so_far[index] += 1;
             let i = &mut stretch.items;
             i.transaction_id.push(id);
+            i.line_no.push(lines_so_far[index]);
             i.item_name.push(line.item_name);
             i.category.push(line.category);
             i.quantity.push(line.quantity);
@@ -217,6 +245,10 @@ mod tests {
         OrderBatch::new(chrono_tz::Europe::Paris)
     }
 
+    fn finish(batch: OrderBatch) -> Stretch {
+        batch.finish(&mut TransactionIds::new(7))
+    }
+
     #[test]
     fn lines_of_an_order_add_up_even_when_interleaved() {
         let mut batch = batch();
@@ -229,7 +261,7 @@ mod tests {
         batch
             .push(line(4, "A", 5, "6.00", PaymentMethod::Cash))
             .unwrap();
-        let stretch = batch.finish();
+        let stretch = finish(batch);
         let o = &stretch.orders;
         assert_eq!(o.order_id, ["A", "B"]);
         assert_eq!(
@@ -242,7 +274,12 @@ mod tests {
         // The first line of an order decides its payment method.
         assert_eq!(o.payment_method, ["card", "cash"]);
         assert_eq!(stretch.items.transaction_id, [o.id[0], o.id[1], o.id[0]]);
-        assert!(o.id[0] < o.id[1], "ids are time-ordered");
+        assert_eq!(stretch.items.line_no, [1, 1, 2]);
+        assert_eq!(
+            o.id,
+            [(7 << 32) + 1, (7 << 32) + 2],
+            "numbered in the upload's block"
+        );
         assert!(stretch.rejected.is_empty());
     }
 
@@ -263,7 +300,7 @@ mod tests {
             "disagrees with the first row of order A (2026-01-29 20:05:00 Europe/Paris)"
         );
         assert_eq!(batch.lines(), 1);
-        assert_eq!(batch.finish().orders.item_count, [1]);
+        assert_eq!(finish(batch).orders.item_count, [1]);
     }
 
     #[test]
@@ -293,7 +330,7 @@ mod tests {
         batch
             .push(line(200, "SMALL", 5, "3.00", PaymentMethod::Card))
             .unwrap();
-        let stretch = batch.finish();
+        let stretch = finish(batch);
         assert_eq!(stretch.orders.order_id, ["SMALL"]);
         assert_eq!(stretch.items.transaction_id.len(), 1);
         assert_eq!(stretch.rejected.len(), 101);

@@ -64,7 +64,8 @@ pub async fn claim(
             .query_opt(
                 "UPDATE data_uploads u
                  SET status = 'processing', claim_id = $4, heartbeat_at = now(),
-                     started_at = coalesce(u.started_at, now()), rows_total = 0, rows_ingested = 0
+                     started_at = coalesce(u.started_at, now()), rows_total = 0, rows_ingested = 0,
+                     bytes_processed = 0
                  FROM restaurants r
                  WHERE u.id = $1 AND u.restaurant_id = $2 AND u.s3_key = $3 AND r.id = u.restaurant_id
                    AND (u.status = 'awaiting_upload'
@@ -97,18 +98,34 @@ pub async fn claim(
     .await
 }
 
-/// Counters the parser advances and the heartbeat publishes.
+/// Counters the reader, the parser and the loader advance, and the
+/// heartbeat publishes (API.md: a client draws a progress bar from them).
 #[derive(Default)]
 pub struct Progress {
+    /// Bytes of the object read so far.
+    pub bytes: AtomicU64,
+    /// Data rows read so far.
     pub rows_total: AtomicU64,
-    pub rows_valid: AtomicU64,
+    /// Rows landed so far (in the upload's open transaction).
+    pub rows_ingested: AtomicU64,
 }
 
 impl Progress {
-    /// For reading the file again from the start.
+    /// For reading the file again from the start. What was published stays
+    /// (the heartbeat never moves a figure back).
     pub fn restart(&self) {
+        self.bytes.store(0, Ordering::Relaxed);
         self.rows_total.store(0, Ordering::Relaxed);
-        self.rows_valid.store(0, Ordering::Relaxed);
+        self.rows_ingested.store(0, Ordering::Relaxed);
+    }
+
+    /// A consistent reading: rows landed are never more than rows read.
+    fn snapshot(&self) -> (i64, i64, i64) {
+        // Landed first: what is read afterwards can only be more.
+        let ingested = self.rows_ingested.load(Ordering::Acquire) as i64;
+        let total = self.rows_total.load(Ordering::Acquire) as i64;
+        let bytes = self.bytes.load(Ordering::Acquire) as i64;
+        (bytes, total, ingested.min(total))
     }
 }
 
@@ -145,15 +162,17 @@ pub fn heartbeat(pool: Pool, claim: Claim, progress: Arc<Progress>, every: Durat
                 _ = ticker.tick() => {}
                 _ = &mut stopped => return,
             }
-            let total = progress.rows_total.load(Ordering::Relaxed) as i64;
-            let valid = progress.rows_valid.load(Ordering::Relaxed) as i64;
+            let (bytes, total, ingested) = progress.snapshot();
             let beat = async {
                 let mut client = pool.get().await?;
                 with_tenant(&mut client, claim.key.restaurant, async |tx| {
                     tx.execute(
-                        "UPDATE data_uploads SET heartbeat_at = now(), rows_total = $3, rows_ingested = $4
+                        "UPDATE data_uploads SET heartbeat_at = now(),
+                             bytes_processed = least(greatest(bytes_processed, $3), size_bytes),
+                             rows_total = greatest(rows_total, $4),
+                             rows_ingested = least(greatest(rows_ingested, $5), greatest(rows_total, $4))
                          WHERE id = $1 AND claim_id = $2 AND status = 'processing'",
-                        &[&claim.key.upload, &claim.claim_id, &total, &valid],
+                        &[&claim.key.upload, &claim.claim_id, &bytes, &total, &ingested],
                     )
                     .await
                 })
@@ -193,7 +212,8 @@ pub async fn fail(pool: &Pool, claim: &Claim, message: &str) -> Result<(), Store
     let mut client = pool.get().await?;
     with_tenant(&mut client, claim.key.restaurant, async |tx| {
         tx.execute(
-            "UPDATE data_uploads SET status = 'failed', error = $3, finished_at = clock_timestamp(), heartbeat_at = clock_timestamp()
+            "UPDATE data_uploads SET status = 'failed', error = $3, bytes_processed = size_bytes,
+                 finished_at = clock_timestamp(), heartbeat_at = clock_timestamp()
              WHERE id = $1 AND claim_id = $2 AND status = 'processing'",
             &[&claim.key.upload, &claim.claim_id, &message],
         )

@@ -20,7 +20,7 @@ variable "audience" {
 
 variable "routes" {
   description = "Route key => { function, authorized }."
-  type        = map(object({
+  type = map(object({
     function   = string
     authorized = bool
   }))
@@ -28,7 +28,7 @@ variable "routes" {
 
 variable "functions" {
   description = "Function outputs by name (name, arn, invoke_arn)."
-  type        = map(object({
+  type = map(object({
     name       = string
     arn        = string
     invoke_arn = string

@@ -1,6 +1,6 @@
 output "functions" {
   description = "Per function: name, arn and invoke_arn."
-  value       = {
+  value = {
     for k, f in aws_lambda_function.this : k => {
       name       = f.function_name
       arn        = f.arn

@@ -5,7 +5,7 @@ variable "name" {
 
 variable "functions" {
   description = "Per function: memory, timeout, reserved concurrency, the secrets it may read, whether S3 invokes it asynchronously, and extra IAM statements."
-  type        = map(object({
+  type = map(object({
     memory_mb            = number
     timeout_s            = number
     reserved_concurrency = number

@@ -78,7 +78,7 @@ locals {
 }
 
 resource "aws_secretsmanager_secret_version" "auth_keys" {
-  secret_id     = aws_secretsmanager_secret.auth_keys.id
+  secret_id = aws_secretsmanager_secret.auth_keys.id
   secret_string = jsonencode({
     active_kid        = local.signing_kid
     keys              = [{ kid = local.signing_kid, private_key_pem = tls_private_key.signing.private_key_pem_pkcs8 }]

@@ -138,7 +138,7 @@ async fn registration_input_is_validated_with_named_fields() {
         (
             json!({"email": 5, "password": STRONG_PASSWORD, "restaurant_name": "R"}),
             "email",
-            "invalid type",
+            "must be a string",
         ),
     ];
     for (body, field, message) in cases {

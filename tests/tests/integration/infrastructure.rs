@@ -16,6 +16,7 @@ fn code_functions() -> BTreeMap<&'static str, &'static [Route]> {
         ("data-upload", flux_data_upload::ROUTES),
         ("health", flux_health::ROUTES),
         ("migrate", &[][..]),
+        ("sales", flux_sales::ROUTES),
     ])
 }
 
@@ -94,6 +95,10 @@ fn protected_routes_use_the_jwt_authorizer() {
         "GET /uploads",
         "GET /uploads/{id}",
         "GET /uploads/{id}/errors",
+        "DELETE /uploads/{id}",
+        "POST /uploads/{id}/url",
+        "GET /sales/summary",
+        "GET /sales/transactions/{id}",
     ] {
         assert_eq!(routes[protected]["authorized"], true, "{protected}");
     }

@@ -10,6 +10,7 @@ mod ingest_bounds;
 mod migrations;
 mod rls;
 mod s3_events;
+mod sales;
 mod seed;
 mod tls;
 mod uploads;

@@ -28,8 +28,8 @@ async fn create_restaurant(client: &mut tokio_postgres::Client, name: &str) -> R
         )
         .await?;
         tx.execute(
-            "INSERT INTO transactions (restaurant_id, upload_id, order_id, ordered_at, subtotal, total, item_count)
-             VALUES ($1, $2, 'A-1', now(), 10, 10, 1)",
+            "INSERT INTO transactions (id, restaurant_id, upload_id, order_id, ordered_at, subtotal, total, item_count)
+             VALUES ((nextval('transaction_blocks') << 32) + 1, $1, $2, 'A-1', now(), 10, 10, 1)",
             &[&restaurant.0, &upload],
         )
         .await?;
@@ -112,8 +112,8 @@ async fn the_app_role_cannot_write_into_or_update_across_restaurants() {
 
     let err = with_tenant(&mut app, a, async |tx| {
         tx.execute(
-            "INSERT INTO transactions (restaurant_id, order_id, ordered_at, subtotal, total, item_count)
-             VALUES ($1, 'B-1', now(), 1, 1, 1)",
+            "INSERT INTO transactions (id, restaurant_id, order_id, ordered_at, subtotal, total, item_count)
+             VALUES (nextval('transaction_blocks') << 32, $1, 'B-1', now(), 1, 1, 1)",
             &[&b.0],
         )
         .await

@@ -68,7 +68,7 @@ async fn items(
         .query(
             "SELECT t.order_id, i.item_name, i.category, i.quantity, i.unit_price, i.discount, i.tax, i.line_total
              FROM transaction_items i JOIN transactions t ON t.id = i.transaction_id
-             ORDER BY t.order_id, i.id",
+             ORDER BY t.order_id, i.line_no",
             &[],
         )
         .await
@@ -843,8 +843,8 @@ async fn hold_order(db: &TestDb, api: &Api, token: &str, order_id: &str) -> toki
     let client = db.superuser().await;
     client
         .batch_execute(&format!(
-            "BEGIN; INSERT INTO transactions (restaurant_id, order_id, ordered_at, subtotal, total, item_count)
-             VALUES ('{restaurant}', '{order_id}', now(), 1, 1, 1)"
+            "BEGIN; INSERT INTO transactions (id, restaurant_id, order_id, ordered_at, subtotal, total, item_count)
+             VALUES ((nextval('transaction_blocks') << 32) + 1, '{restaurant}', '{order_id}', now(), 1, 1, 1)"
         ))
         .await
         .unwrap();

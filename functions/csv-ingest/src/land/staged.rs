@@ -12,7 +12,8 @@ use super::{begin, finish, parsed, Landed, Landing, ParseSummary, MAX_STORED_ERR
 use crate::amounts;
 use crate::reader::FileProblem;
 use crate::rows::{Line, RowError};
-use crate::store::{Claim, StoreError};
+use crate::store::{Claim, Progress, StoreError};
+use std::sync::atomic::Ordering;
 
 const STAGING: &str = "CREATE TEMP TABLE ingest_rows (
     line bigint NOT NULL, order_id text NOT NULL, ordered_at timestamptz NOT NULL, ordered_at_cell text NOT NULL,
@@ -25,6 +26,7 @@ pub async fn land(
     claim: &Claim,
     mut lines: mpsc::Receiver<Vec<Line>>,
     parser: tokio::task::JoinHandle<Result<ParseSummary, FileProblem>>,
+    progress: &Progress,
 ) -> Result<Landed, StoreError> {
     let mut client = pool.get().await?;
     let tx = begin(&mut client, claim).await?;
@@ -72,6 +74,9 @@ pub async fn land(
             ];
             writer.as_mut().write(&row).await?;
         }
+        progress
+            .rows_ingested
+            .fetch_add(batch.len() as u64, Ordering::Release);
     }
     writer.finish().await?;
     // Fresh statistics, or the planner guesses a tiny table.
@@ -147,20 +152,25 @@ pub async fn land(
     // moment's milliseconds, a counter (so index inserts append instead of
     // scattering across the index), then random bits, so that two uploads
     // landing in the same millisecond cannot collide.
-    tx.batch_execute(
+    // One row per order, numbered in the upload's block in file order.
+    let block: i64 = tx
+        .query_one("SELECT nextval('transaction_blocks')", &[])
+        .await?
+        .get(0);
+    tx.execute(
         "CREATE TEMP TABLE ingest_orders ON COMMIT DROP AS
-         SELECT (p.ms || '7' || lpad(to_hex(row_number() OVER (ORDER BY g.order_id)), 7, '0')
-                 || '8' || substr(md5(random()::text), 1, 11))::uuid AS id, g.*
-         FROM (SELECT order_id, min(ordered_at) AS ordered_at, sum(line_total) AS subtotal,
-                      sum(discount) AS discount, sum(tax) AS tax, count(*) AS item_count,
-                      (array_agg(payment_method ORDER BY line))[1] AS payment_method
-               FROM ingest_rows GROUP BY order_id) g,
-              (SELECT lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') AS ms) p",
+         SELECT ($1::bigint << 32) + row_number() OVER (ORDER BY g.first_line) AS id, g.*
+         FROM (SELECT order_id, min(line) AS first_line, min(ordered_at) AS ordered_at,
+                      sum(line_total) AS subtotal, sum(discount) AS discount, sum(tax) AS tax,
+                      count(*) AS item_count, (array_agg(payment_method ORDER BY line))[1] AS payment_method
+               FROM ingest_rows GROUP BY order_id) g",
+        &[&block],
     )
     .await?;
     // Orders this restaurant already has (earlier uploads, or a concurrent
     // one) are not inserted again (ON CONFLICT DO NOTHING); their rows count
-    // as duplicates. Items go in with exactly the transactions inserted here.
+    // as duplicates. Items go in with exactly the transactions inserted here,
+    // numbered in file order; then the upload's share of the rollups.
     let counts = tx
         .query_one(
             "WITH inserted AS (
@@ -172,9 +182,10 @@ pub async fn land(
                  ON CONFLICT (restaurant_id, order_id) DO NOTHING
                  RETURNING id, order_id
              ), items AS (
-                 INSERT INTO transaction_items (restaurant_id, transaction_id, item_name, category, quantity,
-                                                unit_price, discount, tax, line_total)
-                 SELECT $1, i.id, r.item_name, r.category, r.quantity, r.unit_price, r.discount, r.tax, r.line_total
+                 INSERT INTO transaction_items (restaurant_id, transaction_id, line_no, item_name, category,
+                                                quantity, unit_price, discount, tax, line_total)
+                 SELECT $1, i.id, row_number() OVER (PARTITION BY i.id ORDER BY r.line), r.item_name, r.category,
+                        r.quantity, r.unit_price, r.discount, r.tax, r.line_total
                  FROM ingest_rows r JOIN inserted i ON i.order_id = r.order_id
                  ORDER BY i.id, r.line
                  RETURNING 1
@@ -183,6 +194,9 @@ pub async fn land(
             &[&rid, &upload],
         )
         .await?;
+    tx.execute("SELECT sales_rollups_apply($1, 1)", &[&block])
+        .await?;
+    landing.block = block;
     landing.lines = lines;
     landing.rows_ingested = counts.get(1);
     landing.transactions_ingested = counts.get(0);

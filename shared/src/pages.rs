@@ -1,9 +1,11 @@
-//! Pagination (API.md): `?limit=` 1..200 (default 50) and an opaque cursor.
+//! Pagination (API.md): `?limit=` 1..200 (default 50) and an opaque cursor,
+//! for every list the API serves.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use flux_shared::http::Request;
-use flux_shared::problem::{FieldError, Problem};
+
+use crate::http::Request;
+use crate::problem::{FieldError, Problem};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 

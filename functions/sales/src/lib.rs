@@ -1,0 +1,91 @@
+//! The sales function: what the restaurant owner came for (API.md "Sales
+//! analytics"). Every figure but the transactions list and detail is read
+//! from the rollups csv-ingest keeps, in the restaurant's timezone.
+
+mod error;
+mod figures;
+mod hours;
+mod items;
+mod payments;
+mod query;
+mod summary;
+mod transactions;
+
+use chrono_tz::Tz;
+use deadpool_postgres::Pool;
+use flux_shared::http::{self, HttpConfig, Request, Response, Routed};
+use flux_shared::problem::Problem;
+use flux_shared::routes::Route;
+use flux_shared::tenant;
+use flux_shared::tokens::{Caller, Verifier};
+use tokio_postgres::{Client, Transaction};
+
+pub use error::SalesError;
+
+pub const ROUTES: &[Route] = &[
+    Route::get("/sales/summary"),
+    Route::get("/sales/items"),
+    Route::get("/sales/categories"),
+    Route::get("/sales/hours"),
+    Route::get("/sales/payments"),
+    Route::get("/sales/transactions"),
+    Route::get("/sales/transactions/{id}"),
+];
+
+/// Built once per container.
+pub struct SalesState {
+    pub http: HttpConfig,
+    pub pool: Pool,
+    pub verifier: Verifier,
+}
+
+pub async fn handle(state: &SalesState, req: Request) -> Response {
+    http::serve(
+        &state.http,
+        ROUTES,
+        req,
+        async |routed: Routed, req: Request| {
+            let caller = state.verifier.authenticate(&req)?;
+            let mut client = state.pool.get().await.map_err(SalesError::from)?;
+            match routed.route.path {
+                "/sales/summary" => summary::get(&mut client, &caller, &req).await,
+                "/sales/items" => items::items(&mut client, &caller, &req).await,
+                "/sales/categories" => items::categories(&mut client, &caller, &req).await,
+                "/sales/hours" => hours::get(&mut client, &caller, &req).await,
+                "/sales/payments" => payments::get(&mut client, &caller, &req).await,
+                "/sales/transactions" => transactions::list(&mut client, &caller, &req).await,
+                _ => transactions::one(&mut client, &caller, routed.params.get("id")).await,
+            }
+        },
+    )
+    .await
+}
+
+/// A read-only transaction acting for the caller, and their restaurant's
+/// timezone, in which every date of the request is meant.
+async fn open<'a>(
+    client: &'a mut Client,
+    caller: &Caller,
+) -> Result<(Transaction<'a>, Tz), SalesError> {
+    let tx = tenant::begin_for(client, caller).await?;
+    let name: String = tx
+        .query_one(
+            "SELECT timezone FROM restaurants WHERE id = $1",
+            &[&caller.restaurant_id.0],
+        )
+        .await?
+        .get(0);
+    let timezone = name
+        .parse()
+        .map_err(|_| SalesError::UnknownTimezone(name))?;
+    Ok((tx, timezone))
+}
+
+/// The SQL condition picking the rollup rows of a period's windows
+/// (parameters $2..$7, see [`query::Windows`]).
+const IN_WINDOWS: &str = "((span = 'month' AND start >= $2 AND start < $3)
+     OR (span = 'day' AND ((start >= $4 AND start < $5) OR (start >= $6 AND start < $7))))";
+
+fn ok<T: serde::Serialize>(body: &T) -> Result<Response, Problem> {
+    http::json_response(lambda_http::http::StatusCode::OK, body)
+}
