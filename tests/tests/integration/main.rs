@@ -11,6 +11,7 @@ mod migrations;
 mod rls;
 mod s3_events;
 mod sales;
+mod sales_property;
 mod seed;
 mod tls;
 mod uploads;
