@@ -549,7 +549,7 @@ async fn analytics_agree_with_the_raw_rows_for_random_uploads_and_periods() {
                 .await;
 
             for _ in 0..4 {
-                let from = NaiveDate::from_str(rng.pick(DAYS)).unwrap() - Days::new(rng.below(10));
+                let from = rng.pick(DAYS).parse::<NaiveDate>().unwrap() - Days::new(rng.below(10));
                 let to = from + Days::new(rng.below(75));
                 let raw = Raw {
                     client: &superuser,
