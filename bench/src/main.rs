@@ -1,6 +1,7 @@
 //! Benchmarks that print their figures, each against the local stack in
 //! one run. `cargo run --release -p flux-bench -- auth`
 
+mod capture;
 mod ingest;
 mod memory;
 
@@ -41,7 +42,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    flux_shared::telemetry::init();
+    capture::init();
     match Cli::parse().command {
         Command::Auth { logins } => auth(logins).await,
         Command::Ingest { rows } => ingest::run(rows).await,

@@ -38,6 +38,8 @@ pub struct Outcome {
     pub rows_duplicate: i64,
     pub transactions_ingested: i64,
     pub error: Option<String>,
+    /// Time spent keeping the rollups (logged, for the benchmark).
+    pub rollup_ms: u64,
 }
 
 pub enum Landed {
@@ -67,6 +69,8 @@ pub struct Landing {
     pub rejected: i64,
     /// Errors of the first of them.
     pub errors: Vec<RowError>,
+    /// Time spent adding up and writing the rollups.
+    pub rollup_time: std::time::Duration,
 }
 
 impl Landing {
@@ -152,6 +156,7 @@ pub async fn finish(
         rows_duplicate: landing.lines - landing.rows_ingested,
         transactions_ingested: landing.transactions_ingested,
         error: no_valid_rows.then(|| "no valid rows".to_string()),
+        rollup_ms: landing.rollup_time.as_millis() as u64,
     };
     let updated = tx
         .execute(

@@ -143,6 +143,7 @@ async fn ingest_claimed(state: &IngestState, key: UploadKey) -> Result<(), Inges
                 rows_ingested = outcome.rows_ingested,
                 rows_rejected = outcome.rows_rejected,
                 rows_duplicate = outcome.rows_duplicate,
+                rollup_ms = outcome.rollup_ms,
                 "upload ingested"
             );
             Ok(())

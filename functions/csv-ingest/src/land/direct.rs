@@ -23,6 +23,7 @@ use crate::rollups::{self, Rollups};
 use crate::rows::Line;
 use crate::store::{Claim, Progress, StoreError};
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 /// Lines per statement: large enough to amortise a round trip and the
 /// statement's overhead, small enough to keep memory flat.
@@ -67,8 +68,12 @@ WITH inserted AS (
 )
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM items),
        (SELECT coalesce(array_agg(position ORDER BY position), '{}') FROM skipped),
-       EXISTS (SELECT 1 FROM skipped s JOIN transactions t ON t.restaurant_id = $1 AND t.order_id = s.order_id
-               WHERE t.upload_id = $2)";
+       -- LATERAL with LIMIT: an index probe per skipped order (usually
+       -- none), never a scan of the table, whatever the planner believes
+       -- of it (it grows under the statement's cached plan).
+       EXISTS (SELECT 1 FROM skipped s CROSS JOIN LATERAL (
+                   SELECT 1 FROM transactions t
+                   WHERE t.restaurant_id = $1 AND t.order_id = s.order_id AND t.upload_id = $2 LIMIT 1) stored)";
 
 struct Inserted {
     orders: i64,
@@ -122,10 +127,12 @@ pub async fn land(
                 landing.transactions_ingested += done.orders;
                 landing.rows_ingested += done.items;
                 progress.rows_ingested.fetch_add(done.items as u64, Ordering::Release);
+                let started = Instant::now();
                 rollups.add(&stretch, &done.skipped);
                 if rollups.len() >= rollups::FLUSH_AT {
                     rollups.flush(&tx, claim.key.restaurant.0).await?;
                 }
+                landing.rollup_time += started.elapsed();
             }
             received = lines.recv(), if receiving && in_flight.len() < PIPELINE_DEPTH => {
                 let Some(received) = received else {
@@ -154,7 +161,9 @@ pub async fn land(
         Ok(summary) => summary,
         Err(landed) => return Ok(Some(landed)),
     };
+    let started = Instant::now();
     rollups.flush(&tx, claim.key.restaurant.0).await?;
+    landing.rollup_time += started.elapsed();
     finish(tx, claim, summary, landing).await.map(Some)
 }
 

@@ -194,8 +194,10 @@ pub async fn land(
             &[&rid, &upload],
         )
         .await?;
+    let started = std::time::Instant::now();
     tx.execute("SELECT sales_rollups_apply($1, 1)", &[&block])
         .await?;
+    landing.rollup_time = started.elapsed();
     landing.block = block;
     landing.lines = lines;
     landing.rows_ingested = counts.get(1);
