@@ -15,9 +15,10 @@ locals {
     }
     "data-upload" = {
       memory_mb            = 256
-      timeout_s            = 10
+      timeout_s            = 28 # undoing a large upload (DELETE) takes seconds; API Gateway waits 29
       reserved_concurrency = 50
       secrets              = ["db_app"]
+      environment          = { DB_STATEMENT_TIMEOUT_MS = "25000" }
     }
     auth = {
       memory_mb            = 512

@@ -196,6 +196,9 @@ pub async fn run(rows: u64) -> anyhow::Result<()> {
     let cpu_before = cpu_split();
     let wall = Instant::now();
     put_file(&created, &file).await?;
+    let peak_put = peak_rss_mib();
+    // From here on, what csv-ingest adds (the PUT's own buffers are over).
+    reset_peak_rss();
     let upload = loop {
         let upload: Value = client
             .get(format!("{}/uploads/{id}", stack.api_url))
@@ -273,6 +276,31 @@ pub async fn run(rows: u64) -> anyhow::Result<()> {
         &format!("\\copy floor_items FROM '{}' CSV", items_file.display()),
     ])?;
     psql(&["DROP TABLE floor_transactions, floor_items"])?;
+
+    // Undoing the upload: its rows and its share of every rollup, which
+    // must then hold nothing (it was the restaurant's only upload).
+    let deleting = Instant::now();
+    let deleted = client
+        .delete(format!("{}/uploads/{id}", stack.api_url))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .status();
+    let delete_secs = deleting.elapsed().as_secs_f64();
+    anyhow::ensure!(deleted.as_u16() == 204, "DELETE answered {deleted}");
+    let (left, connection) =
+        tokio_postgres::connect(&stack.database.human_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let leftovers: i64 = left
+        .query_one(
+            "SELECT (SELECT count(*) FROM sales_days) + (SELECT count(*) FROM sales_items)
+                  + (SELECT count(*) FROM sales_item_categories) + (SELECT count(*) FROM sales_categories)
+                  + (SELECT count(*) FROM sales_hours) + (SELECT count(*) FROM sales_payments)
+                  + (SELECT count(*) FROM transactions) + (SELECT count(*) FROM transaction_items)",
+            &[],
+        )
+        .await?
+        .get(0);
     stack.shutdown().await;
 
     let ours = rows as f64 / ingest_secs;
@@ -298,7 +326,11 @@ pub async fn run(rows: u64) -> anyhow::Result<()> {
         cpu_after.0 - cpu_before.0,
         postgres_cpu * 1e6 / rows as f64
     );
-    println!("peak RSS during upload + ingest: {peak:.1} MiB (process baseline before: {baseline_rss:.1} MiB)");
+    println!("peak RSS of the whole stack process: {peak_put:.1} MiB during the PUT, {peak:.1} MiB during ingest (baseline before: {baseline_rss:.1} MiB)");
+    println!(
+        "DELETE /uploads/{{id}}: {delete_secs:.2} s, {:.2}x the floor; rows and rollup rows left: {leftovers}",
+        delete_secs / floor_secs
+    );
     println!(
         "ingested: {} rows, {} transactions",
         upload["rows_ingested"], upload["transactions_ingested"]

@@ -4,6 +4,7 @@
 mod capture;
 mod ingest;
 mod memory;
+mod sales;
 
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,18 @@ enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         rows: u64,
     },
+    /// Analytics latency over 5 restaurants of 1M lines each, against GROUP BY over the raw rows.
+    Sales {
+        /// Item lines per restaurant.
+        #[arg(long, default_value_t = 1_000_000)]
+        lines: u64,
+        /// Warm runs per endpoint and range.
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+        /// Runs of each raw GROUP BY.
+        #[arg(long, default_value_t = 10)]
+        raw_runs: usize,
+    },
     /// csv-ingest's peak memory on hostile files: one 1 GiB line, and 1 GiB
     /// of 64 KiB lines.
     Memory {
@@ -47,6 +60,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Auth { logins } => auth(logins).await,
         Command::Ingest { rows } => ingest::run(rows).await,
         Command::Memory { mib } => memory::run(mib).await,
+        Command::Sales {
+            lines,
+            runs,
+            raw_runs,
+        } => sales::run(lines, runs, raw_runs).await,
     }
 }
 
@@ -78,7 +96,7 @@ pub(crate) async fn start_stack_with(
     Ok((stack, dir))
 }
 
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+pub(crate) fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();
     samples[((samples.len() - 1) as f64 * p).round() as usize]
 }

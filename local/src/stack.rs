@@ -135,9 +135,13 @@ impl RunningStack {
         };
         let s3_client =
             bucket.client_with(s3::REGION, &s3.access_key, s3.secret_key.expose_secret());
+        // As in Terraform: undoing a large upload takes seconds.
+        let mut uploads_db = database.app.clone();
+        uploads_db.statement_timeout = Duration::from_secs(25);
+        uploads_db.pool_max = 4;
         let uploads = Arc::new(UploadState {
             http: http.clone(),
-            pool: pool.clone(),
+            pool: uploads_db.pool()?,
             verifier,
             s3: s3_client.clone(),
             bucket: s3.bucket.clone(),

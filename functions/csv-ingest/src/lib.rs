@@ -236,7 +236,7 @@ async fn open_object(
             return Err(Landed::Interrupted);
         }
     };
-    let (lines_tx, lines_rx) = mpsc::channel(4);
+    let (lines_tx, lines_rx) = mpsc::channel(1);
     let body = Counted {
         inner: body,
         progress: progress.clone(),

@@ -2,8 +2,9 @@
 //! memory as its orders go into the database, and written in the upload's
 //! own transaction: so an upload counts in every figure at once when it
 //! commits, never twice, never half. The figures are the ones
-//! `sales_rollups_apply` computes in SQL (migration V4) from stored rows,
-//! which is what the staged path and DELETE /uploads/{id} use.
+//! `sales_rollups_add` computes in SQL (migration V4) from stored rows for
+//! the staged path. Each flush is also kept as a part of the upload's share
+//! (`sales_rollup_shares`), which DELETE /uploads/{id} takes away.
 //!
 //! Amounts are summed as integer cents (quantities as thousandths): exact,
 //! and small. The maps are written out and cleared whenever they grow past
@@ -64,6 +65,8 @@ pub struct Rollups {
     item_categories: HashMap<(Span, NaiveDate, u32, u32), i64>,
     /// Category name index; `u32::MAX` for lines without one.
     categories: HashMap<(Span, NaiveDate, u32), Figures>,
+    /// Parts of the upload's share written so far.
+    parts: i32,
 }
 
 const NO_CATEGORY: u32 = u32::MAX;
@@ -88,6 +91,7 @@ impl Rollups {
             items: HashMap::new(),
             item_categories: HashMap::new(),
             categories: HashMap::new(),
+            parts: 0,
         }
     }
 
@@ -218,15 +222,24 @@ impl Rollups {
         }
     }
 
-    /// Writes the figures held (added to what the rollups hold) and clears them.
+    /// Writes the figures held (added to what the rollups hold, and kept as
+    /// a part of the upload's share, which DELETE takes away) and clears them.
     pub async fn flush(
         &mut self,
         tx: &Transaction<'_>,
         restaurant: uuid::Uuid,
+        upload: uuid::Uuid,
     ) -> Result<(), tokio_postgres::Error> {
         if self.is_empty() {
             return Ok(());
         }
+        self.parts += 1;
+        let share = Share {
+            tx,
+            restaurant,
+            upload,
+            part: self.parts,
+        };
         let names = std::mem::take(&mut self.name_list);
         self.names.clear();
         let name = |index: u32| -> String {
@@ -235,123 +248,204 @@ impl Rollups {
                 index => names[index as usize].clone(),
             }
         };
-        let money = |c: i64| Decimal::new(c, 2);
-        let quantity = |m: i64| Decimal::new(m, 3).normalize();
 
         // Written in key order, as every writer of the rollups does, so
         // that two transactions updating the same rows never deadlock.
-        let mut days: Vec<_> = std::mem::take(&mut self.days).into_iter().collect();
-        days.sort_by_key(|(day, _)| *day);
-        let col = |f: fn(&Figures) -> i64| days.iter().map(|(_, v)| f(v)).collect::<Vec<i64>>();
-        let dates: Vec<NaiveDate> = days.iter().map(|(d, _)| *d).collect();
-        let quantities: Vec<Decimal> = days
-            .iter()
-            .map(|(_, v)| quantity(v.quantity_milli))
-            .collect();
-        let [gross, discounts, tax] = [
-            col(|v| v.gross_cents),
-            col(|v| v.discount_cents),
-            col(|v| v.other_cents),
-        ]
-        .map(|c| c.into_iter().map(money).collect::<Vec<Decimal>>());
-        tx.execute(
-            "INSERT INTO sales_days AS r (restaurant_id, day, orders, items, quantity, gross, discounts, tax)
-             SELECT $1, * FROM unnest($2::date[], $3::bigint[], $4::bigint[], $5::numeric[], $6::numeric[],
-                                      $7::numeric[], $8::numeric[])
-             ON CONFLICT (restaurant_id, day) DO UPDATE SET
-                 orders = r.orders + excluded.orders, items = r.items + excluded.items,
-                 quantity = r.quantity + excluded.quantity, gross = r.gross + excluded.gross,
-                 discounts = r.discounts + excluded.discounts, tax = r.tax + excluded.tax",
-            &[
-                &restaurant,
-                &dates,
-                &col(|v| v.orders),
-                &col(|v| v.items),
-                &quantities,
-                &gross,
-                &discounts,
-                &tax,
-            ],
-        )
-        .await?;
+        let days = sorted(std::mem::take(&mut self.days));
+        share
+            .write(
+                "days",
+                "unnest($4::date[], $5::bigint[], $6::bigint[], $7::numeric[], $8::numeric[], $9::numeric[],
+                        $10::numeric[]) AS d(day, orders, items, quantity, gross, discounts, tax)",
+                "INSERT INTO sales_days AS r (restaurant_id, day, orders, items, quantity, gross, discounts, tax)
+                 SELECT $1, d.* FROM d ORDER BY d.day
+                 ON CONFLICT (restaurant_id, day) DO UPDATE SET
+                     orders = r.orders + excluded.orders, items = r.items + excluded.items,
+                     quantity = r.quantity + excluded.quantity, gross = r.gross + excluded.gross,
+                     discounts = r.discounts + excluded.discounts, tax = r.tax + excluded.tax",
+                &[
+                    &days.iter().map(|(d, _)| *d).collect::<Vec<_>>(),
+                    &column(&days, |v| v.orders),
+                    &column(&days, |v| v.items),
+                    &quantities(&days),
+                    &money_column(&days, |v| v.gross_cents),
+                    &money_column(&days, |v| v.discount_cents),
+                    &money_column(&days, |v| v.other_cents),
+                ],
+            )
+            .await?;
 
-        let mut payments: Vec<_> = std::mem::take(&mut self.payments).into_iter().collect();
-        payments.sort_by_key(|(key, _)| *key);
-        tx.execute(
-            "INSERT INTO sales_payments AS r (restaurant_id, day, payment_method, orders, total)
-             SELECT $1, p.day, p.method::payment_method, p.orders, p.total
-             FROM unnest($2::date[], $3::text[], $4::bigint[], $5::numeric[]) AS p(day, method, orders, total)
-             ON CONFLICT (restaurant_id, day, payment_method) DO UPDATE SET
-                 orders = r.orders + excluded.orders, total = r.total + excluded.total",
-            &[
-                &restaurant,
-                &payments.iter().map(|((d, _), _)| *d).collect::<Vec<_>>(),
-                &payments.iter().map(|((_, m), _)| *m).collect::<Vec<_>>(),
-                &payments.iter().map(|(_, v)| v.orders).collect::<Vec<_>>(),
-                &payments.iter().map(|(_, v)| money(v.other_cents)).collect::<Vec<_>>(),
-            ],
-        )
-        .await?;
+        let payments = sorted(std::mem::take(&mut self.payments));
+        share
+            .write(
+                "payments",
+                "unnest($4::date[], $5::text[], $6::bigint[], $7::numeric[]) AS d(day, payment_method, orders, total)",
+                "INSERT INTO sales_payments AS r (restaurant_id, day, payment_method, orders, total)
+                 SELECT $1, d.day, d.payment_method::payment_method, d.orders, d.total FROM d
+                 ORDER BY d.day, d.payment_method::payment_method
+                 ON CONFLICT (restaurant_id, day, payment_method) DO UPDATE SET
+                     orders = r.orders + excluded.orders, total = r.total + excluded.total",
+                &[
+                    &payments.iter().map(|((d, _), _)| *d).collect::<Vec<_>>(),
+                    &payments.iter().map(|((_, m), _)| *m).collect::<Vec<_>>(),
+                    &column(&payments, |v| v.orders),
+                    &money_column(&payments, |v| v.other_cents),
+                ],
+            )
+            .await?;
 
-        let mut hours: Vec<_> = std::mem::take(&mut self.hours).into_iter().collect();
-        hours.sort_by_key(|(key, _)| *key);
-        tx.execute(
-            "INSERT INTO sales_hours AS r (restaurant_id, span, start, weekday, hour, orders, net_sales)
-             SELECT $1, h.span::rollup_span, h.start, h.weekday, h.hour, h.orders, h.net
-             FROM unnest($2::text[], $3::date[], $4::int2[], $5::int2[], $6::bigint[], $7::numeric[])
-                  AS h(span, start, weekday, hour, orders, net)
-             ON CONFLICT (restaurant_id, span, start, weekday, hour) DO UPDATE SET
-                 orders = r.orders + excluded.orders, net_sales = r.net_sales + excluded.net_sales",
-            &[
-                &restaurant,
-                &hours.iter().map(|(k, _)| k.0.as_str()).collect::<Vec<_>>(),
-                &hours.iter().map(|(k, _)| k.1).collect::<Vec<_>>(),
-                &hours.iter().map(|(k, _)| k.2).collect::<Vec<_>>(),
-                &hours.iter().map(|(k, _)| k.3).collect::<Vec<_>>(),
-                &hours.iter().map(|(_, v)| v.orders).collect::<Vec<_>>(),
-                &hours.iter().map(|(_, v)| money(v.other_cents)).collect::<Vec<_>>(),
-            ],
-        )
-        .await?;
+        let hours = sorted(std::mem::take(&mut self.hours));
+        share
+            .write(
+                "hours",
+                "unnest($4::text[], $5::date[], $6::int2[], $7::int2[], $8::bigint[], $9::numeric[])
+                 AS d(span, start, weekday, hour, orders, net_sales)",
+                "INSERT INTO sales_hours AS r (restaurant_id, span, start, weekday, hour, orders, net_sales)
+                 SELECT $1, d.* FROM d ORDER BY d.span, d.start, d.weekday, d.hour
+                 ON CONFLICT (restaurant_id, span, start, weekday, hour) DO UPDATE SET
+                     orders = r.orders + excluded.orders, net_sales = r.net_sales + excluded.net_sales",
+                &[
+                    &hours.iter().map(|(k, _)| k.0.as_str()).collect::<Vec<_>>(),
+                    &hours.iter().map(|(k, _)| k.1).collect::<Vec<_>>(),
+                    &hours.iter().map(|(k, _)| k.2).collect::<Vec<_>>(),
+                    &hours.iter().map(|(k, _)| k.3).collect::<Vec<_>>(),
+                    &column(&hours, |v| v.orders),
+                    &money_column(&hours, |v| v.other_cents),
+                ],
+            )
+            .await?;
 
-        let mut items: Vec<_> = std::mem::take(&mut self.items)
-            .into_iter()
-            .map(|((span, start, item), v)| ((span, start, name(item)), v))
-            .collect();
-        items.sort_by(|a, b| a.0.cmp(&b.0));
-        write_item_figures(tx, "sales_items", "item_name", restaurant, &items).await?;
+        type Keyed = Vec<((Span, NaiveDate, String), Figures)>;
+        let wide: [(&str, &str, Keyed); 2] = [
+            (
+                "items",
+                "item_name",
+                sorted(
+                    std::mem::take(&mut self.items)
+                        .into_iter()
+                        .map(|((span, start, item), v)| ((span, start, name(item)), v)),
+                ),
+            ),
+            (
+                "categories",
+                "category",
+                sorted(
+                    std::mem::take(&mut self.categories)
+                        .into_iter()
+                        .map(|((span, start, category), v)| ((span, start, name(category)), v)),
+                ),
+            ),
+        ];
+        for (kind, key, figures) in wide {
+            share
+                .write(
+                    kind,
+                    &format!(
+                        "unnest($4::text[], $5::date[], $6::text[], $7::bigint[], $8::bigint[], $9::numeric[],
+                                $10::numeric[], $11::numeric[])
+                         AS d(span, start, {key}, orders, items, quantity, gross, discounts)"
+                    ),
+                    &format!(
+                        "INSERT INTO sales_{kind} AS r (restaurant_id, span, start, {key}, orders, items, quantity,
+                                                      gross, discounts)
+                         SELECT $1, d.* FROM d ORDER BY d.span, d.start, d.{key}
+                         ON CONFLICT (restaurant_id, span, start, {key}) DO UPDATE SET
+                             orders = r.orders + excluded.orders, items = r.items + excluded.items,
+                             quantity = r.quantity + excluded.quantity, gross = r.gross + excluded.gross,
+                             discounts = r.discounts + excluded.discounts"
+                    ),
+                    &[
+                        &figures.iter().map(|(k, _)| k.0.as_str()).collect::<Vec<_>>(),
+                        &figures.iter().map(|(k, _)| k.1).collect::<Vec<_>>(),
+                        &figures.iter().map(|(k, _)| k.2.as_str()).collect::<Vec<_>>(),
+                        &column(&figures, |v| v.orders),
+                        &column(&figures, |v| v.items),
+                        &quantities(&figures),
+                        &money_column(&figures, |v| v.gross_cents),
+                        &money_column(&figures, |v| v.discount_cents),
+                    ],
+                )
+                .await?;
+        }
 
-        let mut categories: Vec<_> = std::mem::take(&mut self.categories)
-            .into_iter()
-            .map(|((span, start, category), v)| ((span, start, name(category)), v))
-            .collect();
-        categories.sort_by(|a, b| a.0.cmp(&b.0));
-        write_item_figures(tx, "sales_categories", "category", restaurant, &categories).await?;
+        let item_categories: Vec<((Span, NaiveDate, String, String), i64)> =
+            sorted(std::mem::take(&mut self.item_categories).into_iter().map(
+                |((span, start, item, category), n)| ((span, start, name(item), name(category)), n),
+            ));
+        share
+            .write(
+                "item_categories",
+                "unnest($4::text[], $5::date[], $6::text[], $7::text[], $8::bigint[])
+                 AS d(span, start, item_name, category, items)",
+                "INSERT INTO sales_item_categories AS r (restaurant_id, span, start, item_name, category, items)
+                 SELECT $1, d.* FROM d ORDER BY d.span, d.start, d.item_name, d.category
+                 ON CONFLICT (restaurant_id, span, start, item_name, category) DO UPDATE SET
+                     items = r.items + excluded.items",
+                &[
+                    &item_categories.iter().map(|(k, _)| k.0.as_str()).collect::<Vec<_>>(),
+                    &item_categories.iter().map(|(k, _)| k.1).collect::<Vec<_>>(),
+                    &item_categories.iter().map(|(k, _)| k.2.as_str()).collect::<Vec<_>>(),
+                    &item_categories.iter().map(|(k, _)| k.3.as_str()).collect::<Vec<_>>(),
+                    &item_categories.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+}
 
-        let mut item_categories: Vec<_> = std::mem::take(&mut self.item_categories)
-            .into_iter()
-            .map(|((span, start, item, category), n)| {
-                ((span, start, name(item), name(category)), n)
-            })
-            .collect();
-        item_categories.sort_by(|a, b| a.0.cmp(&b.0));
-        tx.execute(
-            "INSERT INTO sales_item_categories AS r (restaurant_id, span, start, item_name, category, items)
-             SELECT $1, c.span::rollup_span, c.start, c.item_name, c.category, c.items
-             FROM unnest($2::text[], $3::date[], $4::text[], $5::text[], $6::bigint[])
-                  AS c(span, start, item_name, category, items)
-             ON CONFLICT (restaurant_id, span, start, item_name, category) DO UPDATE SET
-                 items = r.items + excluded.items",
-            &[
-                &restaurant,
-                &item_categories.iter().map(|(k, _)| k.0.as_str()).collect::<Vec<_>>(),
-                &item_categories.iter().map(|(k, _)| k.1).collect::<Vec<_>>(),
-                &item_categories.iter().map(|(k, _)| k.2.as_str()).collect::<Vec<_>>(),
-                &item_categories.iter().map(|(k, _)| k.3.as_str()).collect::<Vec<_>>(),
-                &item_categories.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
-            ],
-        )
-        .await?;
+fn sorted<K: Ord, V>(map: impl IntoIterator<Item = (K, V)>) -> Vec<(K, V)> {
+    let mut rows: Vec<(K, V)> = map.into_iter().collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows
+}
+
+fn column<K>(rows: &[(K, Figures)], f: fn(&Figures) -> i64) -> Vec<i64> {
+    rows.iter().map(|(_, v)| f(v)).collect()
+}
+
+fn money_column<K>(rows: &[(K, Figures)], f: fn(&Figures) -> i64) -> Vec<Decimal> {
+    rows.iter().map(|(_, v)| Decimal::new(f(v), 2)).collect()
+}
+
+fn quantities<K>(rows: &[(K, Figures)]) -> Vec<Decimal> {
+    rows.iter()
+        .map(|(_, v)| Decimal::new(v.quantity_milli, 3).normalize())
+        .collect()
+}
+
+/// Writes one kind of figures: added to its rollup table, and kept, in the
+/// same statement, as that kind's part of the upload's share.
+struct Share<'a, 'b> {
+    tx: &'a Transaction<'b>,
+    restaurant: uuid::Uuid,
+    upload: uuid::Uuid,
+    part: i32,
+}
+
+impl Share<'_, '_> {
+    /// `rows` names the figures `d` from parameters $4 on; `upsert` adds
+    /// them to the rollup.
+    async fn write(
+        &self,
+        kind: &str,
+        rows: &str,
+        upsert: &str,
+        columns: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<(), tokio_postgres::Error> {
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            vec![&self.restaurant, &self.upload, &self.part];
+        params.extend_from_slice(columns);
+        self.tx
+            .execute(
+                &format!(
+                    "WITH d AS (SELECT * FROM {rows}), added AS ({upsert})
+                     INSERT INTO sales_rollup_shares (upload_id, restaurant_id, part, kind, figures)
+                     SELECT $2, $1, $3, '{kind}', coalesce(jsonb_agg(d), '[]') FROM d"
+                ),
+                &params,
+            )
+            .await?;
         Ok(())
     }
 }
@@ -362,43 +456,4 @@ fn add_line(figures: &mut Figures, line: &Figures, new_order: bool) {
     figures.quantity_milli += line.quantity_milli;
     figures.gross_cents += line.gross_cents;
     figures.discount_cents += line.discount_cents;
-}
-
-/// Rows of `sales_items` or `sales_categories`, whose figures are alike.
-async fn write_item_figures(
-    tx: &Transaction<'_>,
-    table: &str,
-    key: &str,
-    restaurant: uuid::Uuid,
-    rows: &[((Span, NaiveDate, String), Figures)],
-) -> Result<(), tokio_postgres::Error> {
-    let money = |c: i64| Decimal::new(c, 2);
-    tx.execute(
-        &format!(
-            "INSERT INTO {table} AS r (restaurant_id, span, start, {key}, orders, items, quantity, gross, discounts)
-             SELECT $1, f.span::rollup_span, f.start, f.key, f.orders, f.items, f.quantity, f.gross, f.discounts
-             FROM unnest($2::text[], $3::date[], $4::text[], $5::bigint[], $6::bigint[], $7::numeric[],
-                         $8::numeric[], $9::numeric[]) AS f(span, start, key, orders, items, quantity, gross, discounts)
-             ON CONFLICT (restaurant_id, span, start, {key}) DO UPDATE SET
-                 orders = r.orders + excluded.orders, items = r.items + excluded.items,
-                 quantity = r.quantity + excluded.quantity, gross = r.gross + excluded.gross,
-                 discounts = r.discounts + excluded.discounts"
-        ),
-        &[
-            &restaurant,
-            &rows.iter().map(|(k, _)| k.0.as_str()).collect::<Vec<_>>(),
-            &rows.iter().map(|(k, _)| k.1).collect::<Vec<_>>(),
-            &rows.iter().map(|(k, _)| k.2.as_str()).collect::<Vec<_>>(),
-            &rows.iter().map(|(_, v)| v.orders).collect::<Vec<_>>(),
-            &rows.iter().map(|(_, v)| v.items).collect::<Vec<_>>(),
-            &rows
-                .iter()
-                .map(|(_, v)| Decimal::new(v.quantity_milli, 3).normalize())
-                .collect::<Vec<_>>(),
-            &rows.iter().map(|(_, v)| money(v.gross_cents)).collect::<Vec<_>>(),
-            &rows.iter().map(|(_, v)| money(v.discount_cents)).collect::<Vec<_>>(),
-        ],
-    )
-    .await?;
-    Ok(())
 }

@@ -245,7 +245,7 @@ pub async fn delete(
     }
     if let Some(block) = upload.transaction_block {
         let (first, after) = (block << 32, (block + 1) << 32);
-        tx.execute("SELECT sales_rollups_apply($1, -1)", &[&block])
+        tx.execute("SELECT sales_rollups_remove($1)", &[&id])
             .await
             .map_err(UploadError::from)?;
         tx.execute(

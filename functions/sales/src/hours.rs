@@ -12,7 +12,7 @@ use tokio_postgres::Client;
 
 use crate::figures::money;
 use crate::query::Query;
-use crate::{ok, open, SalesError, IN_WINDOWS};
+use crate::{in_windows, ok, open, SalesError};
 
 #[derive(Serialize)]
 struct Hours {
@@ -44,8 +44,9 @@ pub async fn get(client: &mut Client, caller: &Caller, req: &Request) -> Result<
     let rows = tx
         .query(
             &format!(
-                "SELECT weekday, hour, sum(orders) AS orders, sum(net_sales) AS net_sales FROM sales_hours
-                 WHERE restaurant_id = $1 AND {IN_WINDOWS} GROUP BY weekday, hour"
+                "SELECT weekday, hour, sum(orders) AS orders, sum(net_sales) AS net_sales
+                 FROM {} AS w GROUP BY weekday, hour",
+                in_windows("sales_hours", "weekday, hour, orders, net_sales")
             ),
             &params,
         )

@@ -13,7 +13,7 @@ use tokio_postgres::Client;
 use crate::figures::{money, quantity, share, Figures};
 use crate::query::{Period, Query};
 use crate::summary::totals;
-use crate::{ok, open, SalesError, IN_WINDOWS};
+use crate::{in_windows, ok, open, SalesError};
 
 #[derive(Serialize)]
 struct ItemsPage<T> {
@@ -81,18 +81,20 @@ pub async fn items(
         "WITH sums AS (
              SELECT item_name, sum(orders) AS orders, sum(quantity) AS quantity, sum(gross) AS gross,
                     sum(discounts) AS discounts
-             FROM sales_items WHERE restaurant_id = $1 AND {IN_WINDOWS}
+             FROM {items} AS w
              GROUP BY item_name
          ), ranked AS (
              SELECT * FROM sums ORDER BY {rank} LIMIT $8
          ), categories AS (
              SELECT DISTINCT ON (item_name) item_name, category
-             FROM (SELECT item_name, category, sum(items) AS lines FROM sales_item_categories
-                   WHERE restaurant_id = $1 AND {IN_WINDOWS} AND item_name IN (SELECT item_name FROM ranked)
+             FROM (SELECT item_name, category, sum(items) AS lines FROM {categories} AS w
+                   WHERE item_name IN (SELECT item_name FROM ranked)
                    GROUP BY item_name, category) c
              ORDER BY item_name, lines DESC, category COLLATE \"C\"
          )
-         SELECT r.*, c.category FROM ranked r LEFT JOIN categories c USING (item_name) ORDER BY {rank}"
+         SELECT r.*, c.category FROM ranked r LEFT JOIN categories c USING (item_name) ORDER BY {rank}",
+        items = in_windows("sales_items", "item_name, orders, quantity, gross, discounts"),
+        categories = in_windows("sales_item_categories", "item_name, category, items"),
     );
     let windows = window_params(&period);
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&caller.restaurant_id.0];
@@ -135,13 +137,15 @@ pub async fn categories(
     let period = query.period(timezone);
     query.finish()?;
     let period = period.expect("a valid query has a period");
-    let sql = format!(
+    let sql =
+        format!(
         "SELECT category, sum(orders) AS orders, sum(items) AS items, sum(quantity) AS quantity,
                 sum(gross) AS gross, sum(discounts) AS discounts
-         FROM sales_categories WHERE restaurant_id = $1 AND {IN_WINDOWS}
+         FROM {} AS w
          GROUP BY category
          -- '' is no category: it comes last among equals.
-         ORDER BY sum(gross) - sum(discounts) DESC, category = '', category COLLATE \"C\""
+         ORDER BY sum(gross) - sum(discounts) DESC, category = '', category COLLATE \"C\"",
+        in_windows("sales_categories", "category, orders, items, quantity, gross, discounts")
     );
     let windows = window_params(&period);
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&caller.restaurant_id.0];

@@ -130,7 +130,7 @@ pub async fn land(
                 let started = Instant::now();
                 rollups.add(&stretch, &done.skipped);
                 if rollups.len() >= rollups::FLUSH_AT {
-                    rollups.flush(&tx, claim.key.restaurant.0).await?;
+                    rollups.flush(&tx, claim.key.restaurant.0, claim.key.upload).await?;
                 }
                 landing.rollup_time += started.elapsed();
             }
@@ -162,7 +162,9 @@ pub async fn land(
         Err(landed) => return Ok(Some(landed)),
     };
     let started = Instant::now();
-    rollups.flush(&tx, claim.key.restaurant.0).await?;
+    rollups
+        .flush(&tx, claim.key.restaurant.0, claim.key.upload)
+        .await?;
     landing.rollup_time += started.elapsed();
     finish(tx, claim, summary, landing).await.map(Some)
 }

@@ -195,7 +195,7 @@ pub async fn land(
         )
         .await?;
     let started = std::time::Instant::now();
-    tx.execute("SELECT sales_rollups_apply($1, 1)", &[&block])
+    tx.execute("SELECT sales_rollups_add($1, $2)", &[&block, &upload])
         .await?;
     landing.rollup_time = started.elapsed();
     landing.block = block;
