@@ -66,14 +66,22 @@ async fn start_cluster(
     secrets_dir: &Path,
 ) -> anyhow::Result<(PgCluster, DbSettings)> {
     let superuser_password = ensure_secret(secrets_dir, "db-superuser-password")?;
+    let cluster_dir = postgres::reachable_dir(&data_dir.join("postgres"))?;
+    if cluster_dir != data_dir.join("postgres") {
+        eprintln!(
+            "note: PostgreSQL runs as the `postgres` user, which cannot reach {}; its cluster lives in {}",
+            data_dir.display(),
+            cluster_dir.display()
+        );
+    }
     let mut cluster = PgCluster::new(
-        data_dir.join("postgres"),
+        cluster_dir.clone(),
         Auth::Password(superuser_password),
         true,
     )?;
     cluster.init()?;
     // Keep the port between runs so a pasted DATABASE_URL keeps working.
-    let port_file = data_dir.join("postgres").join("port");
+    let port_file = cluster_dir.join("port");
     let saved_port = std::fs::read_to_string(&port_file)
         .ok()
         .and_then(|p| p.trim().parse::<u16>().ok())

@@ -59,9 +59,22 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    // What went wrong and what to do, in words: no backtrace for a person.
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let mut cli = Cli::parse();
-    flux_shared::telemetry::init();
+    // Logs go to stderr: stdout is what a person reads (the URLs, seed's
+    // credentials), never interleaved with JSON.
+    flux_shared::telemetry::init_on_stderr();
     if cli.database_url.is_none() {
         if let Err(e) = database::binaries_available() {
             eprintln!("error: {e}");
@@ -82,17 +95,15 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Seed => {
             let data_dir = cli.data_dir.canonicalize()?;
-            let mut db = LocalDatabase::bring_up(&data_dir, cli.database_url.as_deref()).await?;
-            let result = seed::seed(&db.app, &data_dir).await;
-            db.stop().await;
-            let report = result?;
+            let api = seed::running_api(&data_dir)?;
+            let report = seed::seed(&api, &data_dir).await?;
             let what = if report.created {
                 "created"
             } else {
                 "already there"
             };
             println!(
-                "demo restaurant {what}: {} ({})",
+                "demo restaurant {what}: {} ({}) on {api}",
                 seed::DEMO_RESTAURANT,
                 report.restaurant_id
             );
@@ -105,6 +116,8 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(cli: Cli) -> anyhow::Result<()> {
+    // Listening from the start: a SIGTERM during start-up still stops cleanly.
+    let stop = tokio::spawn(wait_for_signal());
     let stack = RunningStack::start(StackOptions {
         api_port: cli.port,
         s3_port: cli.s3_port,
@@ -118,13 +131,17 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     println!("API: {}", stack.api_url);
     println!("S3: {} (bucket {})", stack.s3.url, stack.s3.bucket);
     println!("DATABASE_URL: {}", stack.database.human_url);
+    println!(
+        "sample CSV: {}",
+        seed::write_sample(&stack.data_dir)?.display()
+    );
     if !stack.database.migrations.applied.is_empty() {
         println!(
             "migrations applied: {}",
             stack.database.migrations.applied.join(", ")
         );
     }
-    wait_for_signal().await;
+    let _ = stop.await;
     eprintln!("shutting down");
     stack.shutdown().await;
     Ok(())

@@ -38,6 +38,12 @@ pub enum PgError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "the `postgres` user cannot reach {dir}, and neither /var/lib/postgresql nor /var/tmp is \
+         available to it. Pass --data-dir under a directory it can traverse (for example \
+         /var/tmp/flux-local), or --database-url"
+    )]
+    Unreachable { dir: String },
     #[error("initdb failed:\n{0}")]
     Initdb(String),
     #[error("PostgreSQL did not start: {reason}\n--- last lines of {log} ---\n{tail}")]
@@ -372,6 +378,62 @@ pub fn find_bin_dir() -> Result<PathBuf, PgError> {
         .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
         .find(|dir| has_both(dir))
         .ok_or(PgError::NoBinaries)
+}
+
+/// Where a cluster meant for `wanted` can live. The server runs as the
+/// `postgres` user when we are root, and that user must be able to reach
+/// its directory: a checkout in root's home (mode 0700), or any directory
+/// made by `mktemp -d`, is out of its reach. Then the cluster lives in the
+/// `postgres` user's own space instead, at a place derived from `wanted`,
+/// so that it is found again on the next run; `wanted` is left as it is.
+pub fn reachable_dir(wanted: &Path) -> Result<PathBuf, PgError> {
+    let Some((uid, gid)) = server_user()? else {
+        return Ok(wanted.to_path_buf());
+    };
+    if reachable_by(uid, gid, wanted) {
+        return Ok(wanted.to_path_buf());
+    }
+    let home = ["/var/lib/postgresql", "/var/tmp"]
+        .iter()
+        .map(Path::new)
+        .find(|dir| dir.is_dir() && reachable_by(uid, gid, dir))
+        .ok_or(PgError::Unreachable {
+            dir: wanted.display().to_string(),
+        })?;
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        wanted.as_os_str().as_encoded_bytes(),
+    );
+    let name: String = digest.as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let dir = home.join("flux-local").join(name);
+    for path in [dir.parent().expect("has a parent"), dir.as_path()] {
+        fs::create_dir_all(path).map_err(io(format!("creating {}", path.display())))?;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+            .map_err(io(format!("chmod {}", path.display())))?;
+    }
+    Ok(dir)
+}
+
+/// Whether `uid` (group `gid`) may traverse every directory down to `path`
+/// (the parts that exist; what is missing will be made by us).
+fn reachable_by(uid: u32, gid: u32, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    path.ancestors().all(|dir| match fs::metadata(dir) {
+        Err(_) => true,
+        Ok(meta) => {
+            let mode = meta.mode();
+            if meta.uid() == uid {
+                mode & 0o100 != 0
+            } else if meta.gid() == gid {
+                mode & 0o010 != 0
+            } else {
+                mode & 0o001 != 0
+            }
+        }
+    })
 }
 
 /// The uid/gid PostgreSQL runs as: the `postgres` user when we are root

@@ -33,11 +33,21 @@ pub struct S3Endpoint {
     pub secret_key: secrecy::SecretString,
 }
 
-/// Serves S3 on `listener` until `shutdown` turns true.
+/// The uploads bucket's CORS rule, as `infrastructure/modules/storage`
+/// sets it in AWS (a test compares the two): browsers PUT files straight
+/// to presigned URLs from the app's origins.
+pub const CORS_METHODS: &[&str] = &["PUT"];
+pub const CORS_HEADERS: &[&str] = &["content-type", "content-length", "if-none-match"];
+pub const CORS_EXPOSE: &[&str] = &["etag"];
+pub const CORS_MAX_AGE: u32 = 3000;
+
+/// Serves S3 on `listener` until `shutdown` turns true, answering browsers
+/// from `allowed_origins` as the bucket's CORS rule does.
 pub async fn serve(
     listener: TcpListener,
     root: PathBuf,
     endpoint: S3Endpoint,
+    allowed_origins: Vec<String>,
     on_created: Option<ObjectCreatedHandler>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -55,6 +65,7 @@ pub async fn serve(
         root,
         on_created,
         conditional_puts: std::sync::Mutex::new(std::collections::HashSet::new()),
+        allowed_origins,
     });
     loop {
         let (socket, peer) = tokio::select! {
@@ -81,6 +92,7 @@ struct Notifier {
     /// Keys with a conditional PUT in flight: S3 lets one of two racing
     /// conditional writes win and refuses the other.
     conditional_puts: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    allowed_origins: Vec<String>,
 }
 
 /// Releases a key's conditional-PUT slot when the PUT is done.
@@ -100,7 +112,44 @@ impl Drop for InFlight<'_> {
 }
 
 impl Notifier {
+    /// CORS around every request, as S3 does it for a bucket with a CORS
+    /// rule: preflights are answered without any signature, and every
+    /// answer to an allowed origin, errors included, says it is allowed.
     async fn handle(
+        &self,
+        req: http::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> http::Response<s3s::Body> {
+        let origin = req
+            .headers()
+            .get(http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .filter(|o| self.allowed_origins.iter().any(|a| a == "*" || a == o))
+            .map(str::to_string);
+        let mut response = match req
+            .headers()
+            .get(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+        {
+            Some(method) if req.method() == Method::OPTIONS => {
+                preflight(origin.as_deref(), method, req.headers())
+            }
+            _ => self.handle_s3(req, peer).await,
+        };
+        if let Some(origin) = origin.and_then(|o| http::HeaderValue::from_str(&o).ok()) {
+            let headers = response.headers_mut();
+            headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(
+                http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                http::HeaderValue::from_str(&CORS_EXPOSE.join(", ")).expect("static names"),
+            );
+        }
+        response
+            .headers_mut()
+            .append(http::header::VARY, http::HeaderValue::from_static("origin"));
+        response
+    }
+
+    async fn handle_s3(
         &self,
         req: http::Request<Incoming>,
         peer: SocketAddr,
@@ -179,6 +228,54 @@ impl Notifier {
         }
         response
     }
+}
+
+/// A preflight against the CORS rule: allowed when the origin, the method
+/// and every header asked for are; 403 otherwise, as S3 answers.
+fn preflight(
+    origin: Option<&str>,
+    method: &http::HeaderValue,
+    headers: &http::HeaderMap,
+) -> http::Response<s3s::Body> {
+    let asked_headers: Vec<String> = headers
+        .get_all(http::header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect();
+    let allowed = origin.is_some()
+        && method.to_str().is_ok_and(|m| CORS_METHODS.contains(&m))
+        && asked_headers
+            .iter()
+            .all(|h| CORS_HEADERS.contains(&h.as_str()));
+    if !allowed {
+        return s3_error(
+            StatusCode::FORBIDDEN,
+            "AccessForbidden",
+            "CORSResponse: This CORS request is not allowed: the origin, method or headers are not in the bucket's CORS rule",
+        );
+    }
+    let mut response = http::Response::new(s3s::Body::empty());
+    let h = response.headers_mut();
+    let value =
+        |v: String| http::HeaderValue::from_str(&v).expect("header names and methods are valid");
+    h.insert(
+        http::header::ACCESS_CONTROL_ALLOW_METHODS,
+        value(CORS_METHODS.join(", ")),
+    );
+    if !asked_headers.is_empty() {
+        h.insert(
+            http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+            value(asked_headers.join(", ")),
+        );
+    }
+    h.insert(
+        http::header::ACCESS_CONTROL_MAX_AGE,
+        value(CORS_MAX_AGE.to_string()),
+    );
+    response
 }
 
 fn if_none_match_any(req: &http::Request<Incoming>) -> bool {

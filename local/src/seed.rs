@@ -1,81 +1,100 @@
-//! Demo data for the local stack: a restaurant, its owner, and a sample CSV
-//! to upload. Idempotent: seeding twice finds the same owner.
+//! Demo data for the local stack: a restaurant and its owner, created
+//! through the running stack's own API (so the credentials work against
+//! that very stack), and a sample CSV to upload. Idempotent: seeding twice
+//! finds the same owner.
 
 use std::path::{Path, PathBuf};
 
-use flux_shared::db::DbSettings;
-use flux_shared::passwords;
-use flux_shared::tenant::{with_tenant, RestaurantId};
-use uuid::Uuid;
+use anyhow::Context;
+use serde_json::{json, Value};
 
 pub const DEMO_EMAIL: &str = "owner@demo.flux.dev";
 pub const DEMO_PASSWORD: &str = "tasting-menu-for-two-42";
 pub const DEMO_RESTAURANT: &str = "Chez Flux";
 pub const DEMO_TIMEZONE: &str = "Europe/Paris";
 
+/// What a running stack writes into its data directory, so that `seed`
+/// (and anyone else) finds the stack that uses that directory.
+pub const STACK_FILE: &str = "stack.json";
+
 pub struct SeedReport {
-    pub restaurant_id: Uuid,
-    pub user_id: Uuid,
+    pub restaurant_id: String,
+    pub user_id: String,
     pub created: bool,
     pub sample_csv: PathBuf,
 }
 
-/// Creates the demo owner (as the app role, through row-level security)
-/// unless it exists, and writes the sample CSV into `data_dir`.
-pub async fn seed(app: &DbSettings, data_dir: &Path) -> anyhow::Result<SeedReport> {
-    let mut client = app.connect().await?;
-    let sample_csv = data_dir.join("sample-sales.csv");
-    std::fs::write(&sample_csv, SAMPLE_CSV)?;
+/// The API of the stack running on `data_dir`, if one is.
+pub fn running_api(data_dir: &Path) -> anyhow::Result<String> {
+    let missing = || {
+        format!(
+            "no running stack uses the data directory {}: start it first \
+             (`cargo run --release -p flux-local`, with the same --data-dir), then seed",
+            data_dir.display()
+        )
+    };
+    let text = std::fs::read_to_string(data_dir.join(STACK_FILE)).with_context(missing)?;
+    let stack: Value = serde_json::from_str(&text).with_context(missing)?;
+    let pid = stack["pid"].as_i64().unwrap_or(0) as libc::pid_t;
+    // SAFETY: signal 0 only checks that the process exists.
+    let alive = pid > 0 && unsafe { libc::kill(pid, 0) } == 0;
+    anyhow::ensure!(alive, "{}", missing());
+    Ok(stack["api_url"].as_str().unwrap_or_default().to_string())
+}
 
-    // Before a restaurant is known, a user row is visible only to a
-    // transaction that names its email (the login_lookup policy).
-    let email_key = flux_shared::emails::key(DEMO_EMAIL);
-    let tx = client.transaction().await?;
-    tx.execute(
-        "SELECT set_config('app.login_email', $1, true)",
-        &[&email_key],
+/// Creates the demo owner through `api` unless it exists, and writes the
+/// sample CSV into `data_dir`.
+pub async fn seed(api: &str, data_dir: &Path) -> anyhow::Result<SeedReport> {
+    let sample_csv = write_sample(data_dir)?;
+    let client = reqwest::Client::new();
+    let post = async |path: &str, body: Value| -> anyhow::Result<(u16, Value)> {
+        let response = client
+            .post(format!("{api}{path}"))
+            .json(&body)
+            .send()
+            .await
+            .with_context(|| format!("the stack at {api} does not answer"))?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
+    };
+    let (status, body) = post(
+        "/auth/register",
+        json!({"email": DEMO_EMAIL, "password": DEMO_PASSWORD,
+               "restaurant_name": DEMO_RESTAURANT, "timezone": DEMO_TIMEZONE}),
     )
     .await?;
-    let existing = tx
-        .query_opt(
-            "SELECT id, restaurant_id FROM users WHERE email_key = $1",
-            &[&email_key],
-        )
-        .await?;
-    tx.commit().await?;
-    if let Some(row) = existing {
-        return Ok(SeedReport {
-            user_id: row.get(0),
-            restaurant_id: row.get(1),
-            created: false,
-            sample_csv,
-        });
-    }
-
-    let restaurant = RestaurantId(Uuid::new_v4());
-    let user_id = Uuid::new_v4();
-    let hash = passwords::hash(DEMO_PASSWORD.to_string()).await?;
-    with_tenant(&mut client, restaurant, async |tx| {
-        tx.execute(
-            "INSERT INTO restaurants (id, name, timezone) VALUES ($1, $2, $3)",
-            &[&restaurant.0, &DEMO_RESTAURANT, &DEMO_TIMEZONE],
-        )
-        .await?;
-        tx.execute(
-            "INSERT INTO users (id, restaurant_id, email, email_key, password_hash, role)
-             VALUES ($1, $2, $3, $4, $5, 'owner')",
-            &[&user_id, &restaurant.0, &DEMO_EMAIL, &email_key, &hash],
-        )
-        .await?;
-        Ok::<_, tokio_postgres::Error>(())
-    })
-    .await?;
+    let (created, body) = match status {
+        201 => (true, body),
+        409 => {
+            let (status, body) = post(
+                "/auth/login",
+                json!({"email": DEMO_EMAIL, "password": DEMO_PASSWORD}),
+            )
+            .await?;
+            anyhow::ensure!(
+                status == 200,
+                "the demo owner exists but cannot sign in ({status}): {body}"
+            );
+            (false, body)
+        }
+        _ => anyhow::bail!("registering the demo owner failed ({status}): {body}"),
+    };
     Ok(SeedReport {
-        restaurant_id: restaurant.0,
-        user_id,
-        created: true,
+        restaurant_id: body["restaurant"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        user_id: body["user"]["id"].as_str().unwrap_or_default().to_string(),
+        created,
         sample_csv,
     })
+}
+
+/// Writes the sample CSV into `data_dir`; returns its path.
+pub fn write_sample(data_dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = data_dir.join("sample-sales.csv");
+    std::fs::write(&path, SAMPLE_CSV)?;
+    Ok(path)
 }
 
 /// Item-level sales in the format CSV.md defines, with some quoting.

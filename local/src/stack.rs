@@ -114,10 +114,15 @@ impl RunningStack {
             }
         };
 
-        let http = HttpConfig {
-            allowed_origins: options.allowed_origins.clone(),
-        };
         let api_url = format!("http://{}", api_listener.local_addr()?);
+        // The dashboard the stack serves uploads to its S3 endpoint: its
+        // origin is allowed too.
+        let port = api_listener.local_addr()?.port();
+        let mut allowed_origins = options.allowed_origins.clone();
+        allowed_origins.extend([api_url.clone(), format!("http://localhost:{port}")]);
+        let http = HttpConfig {
+            allowed_origins: allowed_origins.clone(),
+        };
         // One pool for the process: locally every function shares it.
         let pool = database.app.pool()?;
         let secrets = Secrets::dir(data_dir.join("secrets"));
@@ -167,6 +172,7 @@ impl RunningStack {
                 listener,
                 data_dir.join("s3"),
                 s3.clone(),
+                allowed_origins,
                 Some(on_created),
                 shutdown_rx.clone(),
             )));
@@ -193,6 +199,12 @@ impl RunningStack {
             shutdown_rx,
         )));
 
+        // Found by `seed` and by anyone looking for the stack of this data dir.
+        std::fs::write(
+            data_dir.join(crate::seed::STACK_FILE),
+            serde_json::json!({"api_url": api_url, "s3_url": s3.url, "pid": std::process::id()})
+                .to_string(),
+        )?;
         Ok(Self {
             api_url,
             data_dir,
@@ -206,6 +218,7 @@ impl RunningStack {
 
     /// Stops serving, then stops the database if we started it.
     pub async fn shutdown(mut self) {
+        let _ = std::fs::remove_file(self.data_dir.join(crate::seed::STACK_FILE));
         let _ = self.shutdown.send(true);
         for task in self.tasks.drain(..) {
             let _ = task.await;

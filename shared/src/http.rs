@@ -398,7 +398,7 @@ fn finish_headers(
         headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         headers.insert(
             http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("x-request-id, retry-after"),
+            HeaderValue::from_static("x-request-id, retry-after, www-authenticate"),
         );
     }
     headers.append(http::header::VARY, HeaderValue::from_static("origin"));

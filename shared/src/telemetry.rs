@@ -4,11 +4,24 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the JSON subscriber; `RUST_LOG` filters (default `info`).
-/// Calling it again is a no-op.
+/// Installs the JSON subscriber, writing to stdout (where Lambda collects
+/// it); `RUST_LOG` filters (default `info`). Calling it again is a no-op.
 pub fn init() {
+    init_with(std::io::stdout);
+}
+
+/// The same on stderr, for a process whose stdout is for people.
+pub fn init_on_stderr() {
+    init_with(std::io::stderr);
+}
+
+fn init_with<W>(writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
+        .with_writer(writer)
         .json()
         .with_env_filter(filter)
         .with_current_span(true)

@@ -5,9 +5,9 @@ resource "aws_apigatewayv2_api" "this" {
   # Same policy as the functions' own CORS handling (API.md).
   cors_configuration {
     allow_origins  = var.allowed_origins
-    allow_methods  = ["GET", "POST", "OPTIONS"]
+    allow_methods  = ["GET", "POST", "DELETE", "OPTIONS"]
     allow_headers  = ["authorization", "content-type"]
-    expose_headers = ["x-request-id", "retry-after"]
+    expose_headers = ["x-request-id", "retry-after", "www-authenticate"]
     max_age        = 600
   }
 }

@@ -68,7 +68,7 @@ resource "aws_s3_bucket_cors_configuration" "uploads" {
   cors_rule {
     allowed_methods = ["PUT"]
     allowed_origins = var.allowed_origins
-    allowed_headers = ["content-type", "content-length"]
+    allowed_headers = ["content-type", "content-length", "if-none-match"]
     expose_headers  = ["etag"]
     max_age_seconds = 3000
   }

@@ -1,30 +1,42 @@
-use flux_local::seed::{seed, DEMO_EMAIL, DEMO_PASSWORD};
-use flux_tests::{scratch_dir, TestDb};
+use flux_local::seed::{running_api, seed, DEMO_EMAIL, DEMO_PASSWORD};
+use flux_tests::{scratch_dir, spawn_stack, Api, TestDb};
+use serde_json::json;
 
 #[tokio::test]
-async fn seeding_creates_a_demo_owner_once_with_a_working_password() {
+async fn seeding_creates_a_demo_owner_once_on_the_running_stack() {
     let db = TestDb::new().await;
-    let data_dir = scratch_dir("seed");
-    let first = seed(&db.app_settings(), &data_dir).await.unwrap();
+    let stack = spawn_stack(&db, None).await;
+    // The stack of this data directory, found as `flux-local seed` finds it.
+    let api_url = running_api(&stack.data_dir).unwrap();
+    assert_eq!(api_url, stack.api_url);
+    let first = seed(&api_url, &stack.data_dir).await.unwrap();
     assert!(first.created);
-    let again = seed(&db.app_settings(), &data_dir).await.unwrap();
+    let again = seed(&api_url, &stack.data_dir).await.unwrap();
     assert!(!again.created);
     assert_eq!(again.user_id, first.user_id);
 
-    let superuser = db.superuser().await;
-    let row = superuser
-        .query_one(
-            "SELECT u.password_hash, u.role::text, r.name FROM users u JOIN restaurants r ON r.id = u.restaurant_id
-             WHERE u.email = $1",
-            &[&DEMO_EMAIL],
+    // The credentials work against that very stack.
+    let api = Api::new(&stack);
+    let login = api
+        .post(
+            "/auth/login",
+            &json!({"email": DEMO_EMAIL, "password": DEMO_PASSWORD}),
         )
-        .await
-        .unwrap();
-    let verification = flux_shared::passwords::verify(DEMO_PASSWORD.into(), row.get(0))
-        .await
-        .unwrap();
-    assert!(verification.matches);
-    assert_eq!(row.get::<_, String>(1), "owner");
+        .await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    assert_eq!(login.body["user"]["role"], "owner");
     let csv = std::fs::read_to_string(&first.sample_csv).unwrap();
     assert!(csv.starts_with("order_id,ordered_at,item_name"));
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn seeding_without_a_running_stack_says_so() {
+    let data_dir = scratch_dir("no-stack");
+    let error = running_api(&data_dir).unwrap_err().to_string();
+    assert!(
+        error.contains("no running stack uses the data directory"),
+        "{error}"
+    );
+    assert!(error.contains("--data-dir"), "{error}");
 }
