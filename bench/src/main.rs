@@ -91,6 +91,7 @@ pub(crate) async fn start_stack_with(
         s3_endpoint: None,
         allowed_origins: vec![],
         on_object_created,
+        access_token_ttl: None,
     })
     .await?;
     Ok((stack, dir))

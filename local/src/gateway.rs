@@ -23,11 +23,6 @@ use flux_shared::routes::Route;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// The API's OpenAPI document, as checked in (a test keeps it true to the
-/// route tables); the gateway serves it itself.
-const OPENAPI: &str = include_str!("../../docs/openapi.json");
-const OWN_ROUTES: &[Route] = &[Route::get("/openapi.json")];
-
 /// API Gateway's own payload limit; the functions apply the API's tighter one.
 const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
 
@@ -86,21 +81,7 @@ impl Gateway {
         let path = req.uri().path().to_string();
         let response = match self.function_for(&path) {
             Some(function) => (function.handler)(req).await,
-            None if OWN_ROUTES.iter().any(|r| r.fits(&path)) => {
-                api::serve(&self.http, OWN_ROUTES, req, async |_, _| {
-                    let mut response = api::json_response(
-                        http::StatusCode::OK,
-                        &serde_json::from_str::<serde_json::Value>(OPENAPI)
-                            .map_err(|e| api::internal_error(&e))?,
-                    )?;
-                    response.headers_mut().insert(
-                        http::header::CACHE_CONTROL,
-                        http::HeaderValue::from_static("no-cache"),
-                    );
-                    Ok(response)
-                })
-                .await
-            }
+            None if crate::site::serves(&path) => crate::site::handle(&self.http, req).await,
             // No function owns the path: the same 404 problem, with all the
             // conventions, that any function gives.
             None => api::serve(&self.http, &[], req, async |_, _| Err(Problem::not_found())).await,

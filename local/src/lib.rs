@@ -8,4 +8,5 @@ pub mod postgres;
 pub mod s3;
 pub mod secrets;
 pub mod seed;
+pub mod site;
 pub mod stack;

@@ -44,6 +44,9 @@ struct Cli {
         global = true
     )]
     allowed_origins: Vec<String>,
+    /// Access tokens' lifetime in seconds (default 900).
+    #[arg(long, env = "AUTH_ACCESS_TOKEN_TTL_SECS", global = true)]
+    access_token_ttl_secs: Option<u64>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -126,6 +129,9 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         s3_endpoint: cli.s3_endpoint,
         allowed_origins: cli.allowed_origins,
         on_object_created: None,
+        access_token_ttl: cli
+            .access_token_ttl_secs
+            .map(std::time::Duration::from_secs),
     })
     .await?;
     println!("API: {}", stack.api_url);

@@ -68,6 +68,9 @@ pub struct StackOptions {
     pub allowed_origins: Vec<String>,
     /// Receives ObjectCreated events instead of csv-ingest (tests).
     pub on_object_created: Option<ObjectCreatedHandler>,
+    /// Access tokens' lifetime instead of the default (browser tests
+    /// watch one expire).
+    pub access_token_ttl: Option<Duration>,
 }
 
 pub struct RunningStack {
@@ -129,7 +132,10 @@ impl RunningStack {
         ensure_secret_with(&data_dir.join("secrets"), AUTH_KEYS_SECRET, || {
             flux_auth::keys::generate_secret("local-1")
         })?;
-        let tokens = TokenConfig::new(api_url.clone(), "flux-api");
+        let mut tokens = TokenConfig::new(api_url.clone(), "flux-api");
+        if let Some(ttl) = options.access_token_ttl {
+            tokens.access_ttl = ttl;
+        }
         let auth_keys = AuthKeys::from_secret(&secrets.get(AUTH_KEYS_SECRET).await?)?;
         let verifier = Verifier::new(&tokens, &auth_keys.public_keys)?;
         let (tokens_for_sales, public_keys) = (tokens.clone(), auth_keys.public_keys.clone());

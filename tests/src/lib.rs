@@ -164,6 +164,7 @@ pub async fn spawn_stack(
         s3_endpoint: None,
         allowed_origins: vec!["http://localhost:5173".into()],
         on_object_created,
+        access_token_ttl: None,
     })
     .await
     .expect("start the local stack")

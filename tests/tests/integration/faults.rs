@@ -39,6 +39,7 @@ async fn own_stack(
         s3_endpoint: None,
         allowed_origins: vec![],
         on_object_created: handler,
+        access_token_ttl: None,
     })
     .await
     .expect("a stack with its own PostgreSQL");

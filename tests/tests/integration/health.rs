@@ -61,6 +61,7 @@ async fn health_is_503_while_the_database_is_down_and_recovers() {
         s3_endpoint: None,
         allowed_origins: vec![],
         on_object_created: None,
+        access_token_ttl: None,
     })
     .await
     .expect("stack with its own PostgreSQL");
