@@ -1028,3 +1028,44 @@ async fn a_nul_byte_past_the_sniffed_start_rejects_its_row_only() {
     );
     stack.shutdown().await;
 }
+
+/// API.md: while processing, bytes_processed, rows_total and rows_ingested
+/// grow (never backwards), rows_ingested never exceeds rows_total, and the
+/// figures come often enough to draw a progress bar.
+#[tokio::test]
+async fn progress_grows_steadily_and_never_counts_more_ingested_than_read() {
+    let (_db, stack, api, token) = setup().await;
+    let mut csv = String::from("order_id,ordered_at,item_name,quantity,unit_price\n");
+    for order in 0..150_000 {
+        csv.push_str(&format!("P-{order:07},2026-01-29 19:05,item,1,1.00\n"));
+    }
+    let id = api.upload(&token, "progress.csv", csv.as_bytes()).await;
+    let landed = std::time::Instant::now();
+    let mut seen: Vec<(Duration, i64, i64, i64)> = Vec::new();
+    let upload = loop {
+        let upload = api.get(&format!("/uploads/{id}"), Some(&token)).await.body;
+        let figures = (
+            upload["bytes_processed"].as_i64().unwrap(),
+            upload["rows_total"].as_i64().unwrap(),
+            upload["rows_ingested"].as_i64().unwrap(),
+        );
+        assert!(figures.2 <= figures.1, "ingested above read: {upload}");
+        if seen.last().map(|s| (s.1, s.2, s.3)) != Some(figures) {
+            seen.push((landed.elapsed(), figures.0, figures.1, figures.2));
+        }
+        if upload["status"] != "processing" && upload["status"] != "awaiting_upload" {
+            break upload;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert_eq!(upload["status"], "completed", "{upload}");
+    assert_eq!(upload["bytes_processed"], upload["size_bytes"]);
+    for pair in seen.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        assert!(b.1 >= a.1 && b.2 >= a.2 && b.3 >= a.3, "a figure went back: {seen:?}");
+    }
+    // Several distinct readings on the way, not 0 then done.
+    let moving = seen.iter().filter(|s| s.1 > 0 && s.1 < csv.len() as i64).count();
+    assert!(moving >= 3, "{seen:?}");
+    stack.shutdown().await;
+}
