@@ -1062,10 +1062,16 @@ async fn progress_grows_steadily_and_never_counts_more_ingested_than_read() {
     assert_eq!(upload["bytes_processed"], upload["size_bytes"]);
     for pair in seen.windows(2) {
         let (a, b) = (pair[0], pair[1]);
-        assert!(b.1 >= a.1 && b.2 >= a.2 && b.3 >= a.3, "a figure went back: {seen:?}");
+        assert!(
+            b.1 >= a.1 && b.2 >= a.2 && b.3 >= a.3,
+            "a figure went back: {seen:?}"
+        );
     }
     // Several distinct readings on the way, not 0 then done.
-    let moving = seen.iter().filter(|s| s.1 > 0 && s.1 < csv.len() as i64).count();
+    let moving = seen
+        .iter()
+        .filter(|s| s.1 > 0 && s.1 < csv.len() as i64)
+        .count();
     assert!(moving >= 3, "{seen:?}");
     stack.shutdown().await;
 }
