@@ -1,6 +1,12 @@
 locals {
   name = "flux-${var.environment}"
+  # Known before the bucket exists, so the functions' policies can name it
+  # without waiting for the storage module (which waits for csv-ingest).
+  uploads_bucket = "${local.name}-uploads-${data.aws_caller_identity.current.account_id}"
+  uploads_arn    = "arn:aws:s3:::${local.uploads_bucket}"
 }
+
+data "aws_caller_identity" "current" {}
 
 module "network" {
   source             = "./modules/network"
@@ -11,8 +17,10 @@ module "network" {
 }
 
 module "secrets" {
-  source = "./modules/secrets"
-  name   = local.name
+  source                  = "./modules/secrets"
+  name                    = local.name
+  recovery_window_days    = var.secrets_recovery_window_days
+  db_app_password_version = var.db_app_password_version
 }
 
 module "database" {
@@ -33,19 +41,21 @@ module "database" {
 
 module "storage" {
   source                = "./modules/storage"
-  name                  = local.name
+  bucket_name           = local.uploads_bucket
   allowed_origins       = var.allowed_origins
   upload_retention_days = var.upload_retention_days
   kms_key_arn           = module.secrets.kms_key_arn
-  ingest_function_arn   = module.functions.functions["csv-ingest"].arn
+  ingest_function_name  = module.functions.functions["csv-ingest"].name
+  ingest_alias_arn      = module.functions.functions["csv-ingest"].alias_arn
 }
 
-# Only data-upload signs PUTs, only csv-ingest reads, and only under uploads/.
+# data-upload signs PUTs of files under uploads/ and deletes them when an
+# upload is undone; csv-ingest reads them. Both use the bucket's key.
 data "aws_iam_policy_document" "data_upload" {
   statement {
-    sid       = "SignUploadPuts"
-    actions   = ["s3:PutObject"]
-    resources = ["${module.storage.bucket_arn}/uploads/*"]
+    sid       = "SignUploadPutsAndUndo"
+    actions   = ["s3:PutObject", "s3:DeleteObject"]
+    resources = ["${local.uploads_arn}/uploads/*"]
   }
   statement {
     sid       = "EncryptUploads"
@@ -58,7 +68,27 @@ data "aws_iam_policy_document" "csv_ingest" {
   statement {
     sid       = "ReadUploads"
     actions   = ["s3:GetObject"]
-    resources = ["${module.storage.bucket_arn}/uploads/*"]
+    resources = ["${local.uploads_arn}/uploads/*"]
+  }
+}
+
+# migrate creates the token signing keys inside AWS (and rotates them),
+# publishes their public halves for the verifiers, and rotates the app's
+# database password (infrastructure/README.md "Rotation").
+data "aws_iam_policy_document" "migrate" {
+  statement {
+    sid     = "WriteRotatedSecrets"
+    actions = ["secretsmanager:PutSecretValue"]
+    resources = [
+      module.secrets.auth_keys_secret_arn,
+      module.secrets.auth_public_keys_secret_arn,
+      module.secrets.db_app_secret_arn,
+    ]
+  }
+  statement {
+    sid       = "EncryptTokenKeys"
+    actions   = ["kms:GenerateDataKey"]
+    resources = [module.secrets.kms_key_arn]
   }
 }
 
@@ -84,25 +114,31 @@ module "functions" {
   kms_key_arn        = module.secrets.kms_key_arn
   log_retention_days = var.log_retention_days
   secret_arns = {
-    db_app    = module.secrets.db_app_secret_arn
-    db_owner  = module.database.master_secret_arn
-    auth_keys = module.secrets.auth_keys_secret_arn
+    db_app           = module.secrets.db_app_secret_arn
+    db_owner         = module.database.master_secret_arn
+    auth_keys        = module.secrets.auth_keys_secret_arn
+    auth_public_keys = module.secrets.auth_public_keys_secret_arn
+  }
+  extra_policies = {
+    "data-upload" = data.aws_iam_policy_document.data_upload.json
+    "csv-ingest"  = data.aws_iam_policy_document.csv_ingest.json
+    migrate       = data.aws_iam_policy_document.migrate.json
   }
   environment = {
-    RUST_LOG            = var.log_level
-    SECRETS_SOURCE      = "aws"
-    DB_HOST             = module.database.proxy_endpoint
-    DB_PORT             = "5432"
-    DB_NAME             = module.database.db_name
-    DB_TLS              = "verify"
-    DB_APP_SECRET_ID    = module.secrets.db_app_secret_arn
-    DB_OWNER_SECRET_ID  = module.database.master_secret_arn
-    AUTH_KEYS_SECRET_ID = module.secrets.auth_keys_secret_arn
-    AUTH_ISSUER         = module.api.endpoint
-    AUTH_AUDIENCE       = "flux-api"
-    AUTH_PUBLIC_KEYS    = module.secrets.auth_public_keys_json
-    ALLOWED_ORIGINS     = join(",", var.allowed_origins)
-    UPLOADS_BUCKET      = module.storage.bucket_name
+    RUST_LOG                   = var.log_level
+    SECRETS_SOURCE             = "aws"
+    DB_HOST                    = module.database.proxy_endpoint
+    DB_PORT                    = "5432"
+    DB_NAME                    = module.database.db_name
+    DB_TLS                     = "verify"
+    DB_APP_SECRET_ID           = module.secrets.db_app_secret_arn
+    DB_OWNER_SECRET_ID         = module.database.master_secret_arn
+    AUTH_KEYS_SECRET_ID        = module.secrets.auth_keys_secret_arn
+    AUTH_PUBLIC_KEYS_SECRET_ID = module.secrets.auth_public_keys_secret_arn
+    AUTH_ISSUER                = module.api.endpoint
+    AUTH_AUDIENCE              = "flux-api"
+    ALLOWED_ORIGINS            = join(",", var.allowed_origins)
+    UPLOADS_BUCKET             = local.uploads_bucket
   }
 }
 

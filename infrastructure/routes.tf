@@ -4,45 +4,61 @@
 # function, a route here that no handler serves, or a function crate without
 # a Lambda here.
 locals {
+  # The shared variables (main.tf) each function reads; *_SECRET_ID ones
+  # come with `secrets`. A test checks them against what each function's
+  # code reads (its ENVIRONMENT) in the applied state.
+  db        = ["RUST_LOG", "SECRETS_SOURCE", "DB_HOST", "DB_PORT", "DB_NAME", "DB_TLS"]
+  verifying = ["ALLOWED_ORIGINS", "AUTH_ISSUER", "AUTH_AUDIENCE"]
+
   functions = {
     "csv-ingest" = {
       memory_mb            = 1024
       timeout_s            = 900
       reserved_concurrency = 5 # bounds the load on the database
       secrets              = ["db_app"]
+      variables            = concat(local.db, ["UPLOADS_BUCKET"])
       async                = true
-      environment          = { DB_STATEMENT_TIMEOUT_MS = "900000", DB_POOL_MAX = "3" }
+      # The statement timeout ends a landing before Lambda kills it.
+      environment = { DB_STATEMENT_TIMEOUT_MS = "840000", DB_POOL_MAX = "3" }
     }
     "data-upload" = {
       memory_mb            = 256
       timeout_s            = 28 # undoing a large upload (DELETE) takes seconds; API Gateway waits 29
       reserved_concurrency = 50
-      secrets              = ["db_app"]
+      secrets              = ["db_app", "auth_public_keys"]
+      variables            = concat(local.db, local.verifying, ["UPLOADS_BUCKET"])
       environment          = { DB_STATEMENT_TIMEOUT_MS = "25000" }
+    }
+    sales = {
+      memory_mb            = 256
+      timeout_s            = 10
+      reserved_concurrency = 50
+      secrets              = ["db_app", "auth_public_keys"]
+      variables            = concat(local.db, local.verifying)
     }
     auth = {
       memory_mb            = 512
       timeout_s            = 10
       reserved_concurrency = 50
       secrets              = ["db_app", "auth_keys"]
-    }
-    sales = {
-      memory_mb            = 256
-      timeout_s            = 10
-      reserved_concurrency = 50
-      secrets              = ["db_app"]
+      variables            = concat(local.db, local.verifying)
     }
     health = {
       memory_mb            = 128
       timeout_s            = 5
       reserved_concurrency = 10
       secrets              = ["db_app"]
+      variables            = concat(local.db, ["ALLOWED_ORIGINS"])
     }
     migrate = {
       memory_mb            = 256
       timeout_s            = 300
       reserved_concurrency = 1
-      secrets              = ["db_owner", "db_app"]
+      secrets              = ["db_owner", "db_app", "auth_keys", "auth_public_keys"]
+      variables            = local.db
+      # Its own bounds: a migration waits for locks 10 s at most, and ends
+      # before the invocation does.
+      environment = { DB_STATEMENT_TIMEOUT_MS = "270000", DB_LOCK_TIMEOUT_MS = "10000" }
     }
   }
 

@@ -101,3 +101,15 @@ variable "log_level" {
   type        = string
   default     = "info"
 }
+
+variable "secrets_recovery_window_days" {
+  description = "Days a deleted secret can be restored (0 in disposable environments)."
+  type        = number
+  default     = 30
+}
+
+variable "db_app_password_version" {
+  description = "Bump to draw a new app database password (see README: rotation)."
+  type        = number
+  default     = 1
+}

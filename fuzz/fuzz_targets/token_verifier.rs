@@ -6,7 +6,7 @@
 use std::sync::LazyLock;
 
 use arbitrary::Arbitrary;
-use flux_auth::keys::{generate_secret, AuthKeys};
+use flux_shared::tokens::keys::{generate_secret, AuthKeys};
 use flux_shared::tokens::{TokenConfig, Verifier};
 use jsonwebtoken::{Algorithm, Header};
 use libfuzzer_sys::fuzz_target;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use flux_auth::keys::AuthKeys;
+use flux_auth::keyring::KeyRing;
 use flux_auth::AuthState;
 use flux_csv_ingest::IngestState;
 use flux_data_upload::{UploadState, DEFAULT_MAX_SIZE_BYTES};
@@ -128,18 +128,19 @@ impl RunningStack {
         };
         // One pool for the process: locally every function shares it.
         let pool = database.app.pool()?;
-        let secrets = Secrets::dir(data_dir.join("secrets"));
+        let secrets = Arc::new(Secrets::dir(data_dir.join("secrets")));
         ensure_secret_with(&data_dir.join("secrets"), AUTH_KEYS_SECRET, || {
-            flux_auth::keys::generate_secret("local-1")
+            flux_shared::tokens::keys::generate_secret("local-1")
         })?;
         let mut tokens = TokenConfig::new(api_url.clone(), "flux-api");
         if let Some(ttl) = options.access_token_ttl {
             tokens.access_ttl = ttl;
         }
-        let auth_keys = AuthKeys::from_secret(&secrets.get(AUTH_KEYS_SECRET).await?)?;
-        let verifier = Verifier::new(&tokens, &auth_keys.public_keys)?;
-        let (tokens_for_sales, public_keys) = (tokens.clone(), auth_keys.public_keys.clone());
-        let auth = Arc::new(AuthState::new(http.clone(), pool.clone(), tokens, auth_keys).await?);
+        let keys = KeyRing::from_secret(&tokens, secrets, AUTH_KEYS_SECRET.to_string()).await?;
+        let public_keys = keys.current().await.auth.public_keys.clone();
+        let verifier = Verifier::new(&tokens, &public_keys)?;
+        let tokens_for_sales = tokens.clone();
+        let auth = Arc::new(AuthState::new(http.clone(), pool.clone(), tokens, keys).await?);
         let bucket = BucketConfig {
             bucket: s3.bucket.clone(),
             endpoint_url: Some(s3.url.clone()),
@@ -162,13 +163,11 @@ impl RunningStack {
         let mut ingest_db = database.app.clone();
         ingest_db.statement_timeout = Duration::from_secs(900);
         ingest_db.pool_max = 4;
-        let ingest = Arc::new(IngestState {
-            pool: ingest_db.pool()?,
-            s3: s3_client,
-            bucket: s3.bucket.clone(),
-            stale_after: Duration::from_secs(30),
-            heartbeat_every: flux_csv_ingest::HEARTBEAT_EVERY,
-        });
+        let ingest = Arc::new(IngestState::new(
+            ingest_db.pool()?,
+            s3_client,
+            s3.bucket.clone(),
+        ));
         if let Some(listener) = s3_listener {
             let on_created = options
                 .on_object_created

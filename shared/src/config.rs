@@ -76,6 +76,44 @@ pub fn list(vars: &(impl Vars + ?Sized), name: &'static str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Why a function could not build its state at start-up. Lambda reports it
+/// as an init error, so the message names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Database(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
+    #[error(transparent)]
+    Verifier(#[from] crate::tokens::VerifierSetupError),
+}
+
+/// Records every variable asked for, to check a function's declared
+/// environment against what it reads.
+#[derive(Default)]
+pub struct Recording<V> {
+    pub vars: V,
+    pub read: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl<V: Vars> Vars for Recording<V> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.read
+            .lock()
+            .expect("not poisoned")
+            .insert(name.to_string());
+        self.vars.var(name)
+    }
+}
+
+impl Vars for std::collections::HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use tokio_postgres::config::Host;
 use tokio_postgres::NoTls;
 
 use crate::config::{self, ConfigError, Vars};
-use crate::secrets::{Secrets, SecretsError};
+use crate::secrets::{ExposeSecret, Secrets, SecretsError};
 
 pub use deadpool_postgres::{Object as Connection, PoolError};
 
@@ -48,10 +48,30 @@ pub struct DbSettings {
     pub pool_max: usize,
     pub statement_timeout: Duration,
     pub connect_timeout: Duration,
+    /// How long a statement waits for a lock before failing (migrate sets
+    /// it, so a migration never queues live traffic behind it for long).
+    pub lock_timeout: Option<Duration>,
     /// How long a request waits for a pooled connection when all are busy.
     /// A Lambda serves one request at a time and never waits; a process
     /// serving many at once (the local stack) queues them a while.
     pub pool_wait: Duration,
+    /// Where the user and password came from, read again when the server
+    /// refuses them (the app password was rotated while this container ran).
+    pub credentials: Option<CredentialSource>,
+}
+
+#[derive(Clone)]
+pub struct CredentialSource {
+    pub secrets: Arc<Secrets>,
+    pub secret_id: String,
+}
+
+impl std::fmt::Debug for CredentialSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialSource")
+            .field("secret_id", &self.secret_id)
+            .finish()
+    }
 }
 
 /// The shape of an RDS-managed credentials secret.
@@ -83,17 +103,20 @@ impl DbSettings {
             pool_max: 2,
             statement_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(2),
+            lock_timeout: None,
             pool_wait: Duration::from_secs(10),
+            credentials: None,
         })
     }
 
     /// `DATABASE_URL`, or `DB_HOST` / `DB_PORT` / `DB_NAME` with the user and
     /// password from the secret named by `secret_var` (RDS's JSON shape).
     /// Tuning: `DB_TLS` (`off` | `verify`, default `verify` unless loopback),
-    /// `DB_CA_FILE`, `DB_POOL_MAX`, `DB_STATEMENT_TIMEOUT_MS`, `DB_CONNECT_TIMEOUT_MS`.
+    /// `DB_CA_FILE`, `DB_POOL_MAX`, `DB_STATEMENT_TIMEOUT_MS`, `DB_LOCK_TIMEOUT_MS`,
+    /// `DB_CONNECT_TIMEOUT_MS`.
     pub async fn from_env(
         vars: &(impl Vars + ?Sized),
-        secrets: &Secrets,
+        secrets: &Arc<Secrets>,
         secret_var: &'static str,
     ) -> Result<Self, DbError> {
         let mut settings = match config::optional(vars, "DATABASE_URL") {
@@ -119,6 +142,10 @@ impl DbSettings {
                     }
                 };
                 settings.pg = pg;
+                settings.credentials = Some(CredentialSource {
+                    secrets: Arc::clone(secrets),
+                    secret_id,
+                });
                 settings
             }
         };
@@ -144,6 +171,10 @@ impl DbSettings {
             "DB_STATEMENT_TIMEOUT_MS",
             settings.statement_timeout.as_millis() as u64,
         )?);
+        settings.lock_timeout = match config::parsed::<u64>(vars, "DB_LOCK_TIMEOUT_MS", 0)? {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        };
         settings.connect_timeout = Duration::from_millis(config::parsed(
             vars,
             "DB_CONNECT_TIMEOUT_MS",
@@ -157,11 +188,15 @@ impl DbSettings {
         let mut pg = self.pg.clone();
         pg.connect_timeout(self.connect_timeout);
         // Startup options cost no extra round trip and cannot be forgotten.
-        pg.options(format!(
+        let mut options = format!(
             "-c statement_timeout={} -c idle_in_transaction_session_timeout={}",
             self.statement_timeout.as_millis(),
             self.statement_timeout.as_millis().max(1000) * 2
-        ));
+        );
+        if let Some(lock_timeout) = self.lock_timeout {
+            options.push_str(&format!(" -c lock_timeout={}", lock_timeout.as_millis()));
+        }
+        pg.options(options);
         if pg.get_application_name().is_none() {
             pg.application_name("flux");
         }
@@ -202,10 +237,12 @@ impl DbSettings {
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
-        let manager = match self.tls_connector()? {
-            Some(tls) => Manager::from_config(pg, tls, manager_config),
-            None => Manager::from_config(pg, NoTls, manager_config),
+        let connect = CredentialRefreshing {
+            tls: self.tls_connector()?,
+            source: self.credentials.clone(),
+            current: std::sync::Mutex::new(None),
         };
+        let manager = Manager::from_connect(pg, connect, manager_config);
         Pool::builder(manager)
             .max_size(self.pool_max)
             .runtime(Runtime::Tokio1)
@@ -233,6 +270,89 @@ impl DbSettings {
         };
         Ok(client)
     }
+}
+
+/// Opens pool connections; when the server refuses the credentials, reads
+/// them again from their secret and tries once more. So rotating the app
+/// password never strands a warm container on the old one.
+struct CredentialRefreshing {
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    source: Option<CredentialSource>,
+    /// Credentials read after a refusal; they replace the ones from startup.
+    current: std::sync::Mutex<Option<(String, Vec<u8>)>>,
+}
+
+type Connected = (tokio_postgres::Client, tokio::task::JoinHandle<()>);
+
+impl CredentialRefreshing {
+    async fn open(&self, pg: &tokio_postgres::Config) -> Result<Connected, tokio_postgres::Error> {
+        let mut pg = pg.clone();
+        if let Some((user, password)) = self.current.lock().expect("not poisoned").clone() {
+            pg.user(&user).password(password);
+        }
+        Ok(match &self.tls {
+            Some(tls) => {
+                let (client, connection) = pg.connect(tls.clone()).await?;
+                (client, tokio::spawn(log_connection_end(connection)))
+            }
+            None => {
+                let (client, connection) = pg.connect(NoTls).await?;
+                (client, tokio::spawn(log_connection_end(connection)))
+            }
+        })
+    }
+
+    /// The credentials as the secret holds them now, if it can be read.
+    async fn reread(&self, source: &CredentialSource) -> bool {
+        match source.secrets.refresh(&source.secret_id).await {
+            Ok(raw) => match serde_json::from_str::<DbCredentials>(raw.expose_secret()) {
+                Ok(creds) => {
+                    *self.current.lock().expect("not poisoned") =
+                        Some((creds.username, creds.password.into_bytes()));
+                    true
+                }
+                Err(_) => {
+                    tracing::error!(secret = %source.secret_id, "database secret is not the expected JSON");
+                    false
+                }
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "database credentials could not be read again");
+                false
+            }
+        }
+    }
+}
+
+impl deadpool_postgres::Connect for CredentialRefreshing {
+    fn connect(
+        &self,
+        pg: &tokio_postgres::Config,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Connected, tokio_postgres::Error>> + Send + '_>,
+    > {
+        let pg = pg.clone();
+        Box::pin(async move {
+            match self.open(&pg).await {
+                Err(e) if is_refused_credentials(&e) => match &self.source {
+                    Some(source) if self.reread(source).await => {
+                        tracing::warn!("database refused the credentials; read them again");
+                        self.open(&pg).await
+                    }
+                    _ => Err(e),
+                },
+                other => other,
+            }
+        })
+    }
+}
+
+/// 28P01 invalid_password, 28000 invalid_authorization_specification (the
+/// user does not exist or may not log in).
+fn is_refused_credentials(error: &tokio_postgres::Error) -> bool {
+    error
+        .as_db_error()
+        .is_some_and(|db| db.code().code().starts_with("28"))
 }
 
 async fn log_connection_end<F>(connection: F)
@@ -311,7 +431,7 @@ mod tests {
     #[tokio::test]
     async fn host_settings_need_the_credentials_secret() {
         let vars: &[(&str, &str)] = &[("DB_HOST", "proxy.example.internal"), ("DB_NAME", "flux")];
-        let err = DbSettings::from_env(vars, &Secrets::env(), "DB_SECRET_ID")
+        let err = DbSettings::from_env(vars, &Arc::new(Secrets::env()), "DB_SECRET_ID")
             .await
             .unwrap_err();
         assert!(err.to_string().contains("DB_SECRET_ID"), "{err}");
@@ -323,5 +443,19 @@ mod tests {
         settings.statement_timeout = Duration::from_millis(1500);
         let options = settings.driver_config().get_options().unwrap().to_string();
         assert!(options.contains("statement_timeout=1500"), "{options}");
+        assert!(!options.contains("lock_timeout"), "{options}");
+    }
+
+    #[tokio::test]
+    async fn migrate_sets_a_lock_timeout() {
+        let vars: &[(&str, &str)] = &[
+            ("DATABASE_URL", "postgres://owner@127.0.0.1/flux"),
+            ("DB_LOCK_TIMEOUT_MS", "10000"),
+        ];
+        let settings = DbSettings::from_env(vars, &Arc::new(Secrets::env()), "DB_SECRET_ID")
+            .await
+            .unwrap();
+        let options = settings.driver_config().get_options().unwrap().to_string();
+        assert!(options.contains("lock_timeout=10000"), "{options}");
     }
 }

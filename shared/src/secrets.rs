@@ -36,6 +36,7 @@ enum Backend {
 pub struct Secrets {
     backend: Backend,
     cache: Mutex<HashMap<String, (Instant, SecretString)>>,
+    ttl: Duration,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -68,7 +69,14 @@ impl Secrets {
         Self {
             backend,
             cache: Mutex::new(HashMap::new()),
+            ttl: CACHE_TTL,
         }
+    }
+
+    /// Reuse fetched values this long (tests of rotation use zero).
+    pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
     }
 
     /// Chooses the backend from `SECRETS_SOURCE` (`aws`, `env` or `dir:<path>`);
@@ -97,13 +105,51 @@ impl Secrets {
     pub async fn get(&self, id: &str) -> Result<SecretString, SecretsError> {
         let mut cache = self.cache.lock().await;
         if let Some((fetched, value)) = cache.get(id) {
-            if fetched.elapsed() < CACHE_TTL {
+            if fetched.elapsed() < self.ttl {
                 return Ok(value.clone());
             }
         }
         let value = self.fetch(id).await?;
         cache.insert(id.to_string(), (Instant::now(), value.clone()));
         Ok(value)
+    }
+
+    /// The secret's current value, never from the cache: after a credential
+    /// was refused, the cached one may be the one rotated away.
+    pub async fn refresh(&self, id: &str) -> Result<SecretString, SecretsError> {
+        let value = self.fetch(id).await?;
+        let mut cache = self.cache.lock().await;
+        cache.insert(id.to_string(), (Instant::now(), value.clone()));
+        Ok(value)
+    }
+
+    /// Stores a new current value (migrate creates signing keys and rotates
+    /// credentials with it). The `env` backend is read-only.
+    pub async fn put(&self, id: &str, value: &SecretString) -> Result<(), SecretsError> {
+        let failed = |reason: String| SecretsError::Unavailable {
+            id: id.to_string(),
+            reason,
+        };
+        match &self.backend {
+            Backend::AwsSecretsManager(client) => {
+                client
+                    .put_secret_value()
+                    .secret_id(id)
+                    .secret_string(value.expose_secret())
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        failed(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())
+                    })?;
+            }
+            Backend::Env => return Err(failed("the env secrets source is read-only".into())),
+            Backend::Dir(dir) => write_private(&dir.join(file_name(id)), value)
+                .await
+                .map_err(|e| failed(e.to_string()))?,
+        }
+        let mut cache = self.cache.lock().await;
+        cache.insert(id.to_string(), (Instant::now(), value.clone()));
+        Ok(())
     }
 
     /// A secret holding JSON, such as RDS's `{"username": ..., "password": ...}`.
@@ -171,6 +217,20 @@ impl Secrets {
             }
         }
     }
+}
+
+/// Replaces the file whole (a reader never sees half a value), owner-only.
+async fn write_private(path: &std::path::Path, value: &SecretString) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let partial = path.with_extension("partial");
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(&partial).await?;
+    file.write_all(value.expose_secret().as_bytes()).await?;
+    file.sync_all().await?;
+    tokio::fs::rename(&partial, path).await
 }
 
 /// The environment variable that holds secret `id` for the `env` backend.

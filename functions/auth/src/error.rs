@@ -36,6 +36,14 @@ pub enum AuthError {
     UnknownRole(String),
     #[error("the token keys: {0}")]
     Keys(#[from] flux_shared::tokens::TokenError),
+    #[error("the signing keys: {0}")]
+    SigningKeys(#[from] flux_shared::tokens::keys::KeyError),
+    #[error("a secret: {0}")]
+    Secrets(#[from] flux_shared::secrets::SecretsError),
+    #[error(transparent)]
+    Config(#[from] flux_shared::config::ConfigError),
+    #[error("database setup: {0}")]
+    DbSetup(#[from] flux_shared::db::DbError),
 }
 
 impl From<AccessError> for AuthError {

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::accounts::{self, RestaurantView, UserView};
 use crate::error::AuthError;
-use crate::keys::AuthKeys;
 use crate::sessions::Session;
+use flux_shared::tokens::keys::AuthKeys;
 
 #[derive(Serialize)]
 pub struct TokenResponse {

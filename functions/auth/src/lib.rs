@@ -5,17 +5,22 @@ mod accounts;
 mod error;
 pub mod input;
 mod issuing;
-pub mod keys;
+pub mod keyring;
 pub mod sessions;
 pub mod throttle;
 
+use std::sync::Arc;
+
 use deadpool_postgres::Pool;
+use flux_shared::config::{self, Vars};
+use flux_shared::db::DbSettings;
 use flux_shared::http::{self, HttpConfig, Request, RequestMeta, Response, Routed};
 use flux_shared::passwords;
 use flux_shared::problem::{FieldError, Problem};
 use flux_shared::routes::Route;
+use flux_shared::secrets::Secrets;
 use flux_shared::tenant;
-use flux_shared::tokens::{TokenConfig, Verifier};
+use flux_shared::tokens::TokenConfig;
 use lambda_http::http::{HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +28,7 @@ use accounts::{Registration, RestaurantView, UserView};
 pub use error::AuthError;
 use input::{Email, LoginEmail, NewPassword, RestaurantName, TimeZone};
 use issuing::token_response;
-use keys::AuthKeys;
+use keyring::KeyRing;
 use sessions::{RefreshToken, Refreshed, SessionPolicy};
 use throttle::{LoginLimits, Reserved, Subjects};
 
@@ -37,6 +42,21 @@ pub const ROUTES: &[Route] = &[
     Route::get("/.well-known/openid-configuration"),
 ];
 
+/// What its deployment sets (Terraform's `routes.tf`); a test holds both to it.
+pub const ENVIRONMENT: &[&str] = &[
+    "RUST_LOG",
+    "SECRETS_SOURCE",
+    "DB_HOST",
+    "DB_PORT",
+    "DB_NAME",
+    "DB_TLS",
+    "DB_APP_SECRET_ID",
+    "ALLOWED_ORIGINS",
+    "AUTH_ISSUER",
+    "AUTH_AUDIENCE",
+    "AUTH_KEYS_SECRET_ID",
+];
+
 /// Passwords longer than this are not even hashed at login (bounded cost).
 const MAX_LOGIN_PASSWORD_BYTES: usize = 1024;
 
@@ -45,8 +65,8 @@ pub struct AuthState {
     pub http: HttpConfig,
     pub pool: Pool,
     pub tokens: TokenConfig,
-    pub keys: AuthKeys,
-    pub verifier: Verifier,
+    /// Signing keys, followed as rotation changes their secret.
+    pub keys: KeyRing,
     pub sessions: SessionPolicy,
     pub limits: LoginLimits,
     /// Use `x-forwarded-for` for the client address (only behind a proxy we run).
@@ -60,9 +80,8 @@ impl AuthState {
         http: HttpConfig,
         pool: Pool,
         tokens: TokenConfig,
-        keys: AuthKeys,
+        keys: KeyRing,
     ) -> Result<Self, AuthError> {
-        let verifier = Verifier::new(&tokens, &keys.public_keys)?;
         let mut filler = [0u8; 24];
         aws_lc_rs::rand::fill(&mut filler).expect("system randomness");
         let dummy_hash = passwords::hash(format!("{filler:?}")).await?;
@@ -71,12 +90,26 @@ impl AuthState {
             pool,
             tokens,
             keys,
-            verifier,
             sessions: SessionPolicy::default(),
             limits: LoginLimits::default(),
             trust_forwarded_for: false,
             dummy_hash,
         })
+    }
+
+    /// The state as deployed: every setting read from `vars` (see
+    /// [`ENVIRONMENT`]), secrets through `secrets`.
+    pub async fn from_env(
+        vars: &(impl Vars + ?Sized),
+        secrets: &Arc<Secrets>,
+    ) -> Result<Self, AuthError> {
+        let db = DbSettings::from_env(vars, secrets, "DB_APP_SECRET_ID").await?;
+        let tokens = TokenConfig::from_env(vars)?;
+        let keys_secret = config::required(vars, "AUTH_KEYS_SECRET_ID")?;
+        let keys = KeyRing::from_secret(&tokens, Arc::clone(secrets), keys_secret).await?;
+        let mut state = Self::new(HttpConfig::from_env(vars), db.pool()?, tokens, keys).await?;
+        state.trust_forwarded_for = config::parsed(vars, "TRUST_FORWARDED_FOR", false)?;
+        Ok(state)
     }
 }
 
@@ -91,7 +124,7 @@ pub async fn handle(state: &AuthState, req: Request) -> Response {
             "/auth/refresh" => refresh(state, &req).await,
             "/auth/logout" => logout(state, &req).await,
             "/auth/me" => me(state, &req).await,
-            "/.well-known/jwks.json" => public_json(&state.keys.jwks),
+            "/.well-known/jwks.json" => public_json(&state.keys.current().await.auth.jwks),
             _ => public_json(&openid_configuration(&state.tokens)),
         },
     )
@@ -143,7 +176,7 @@ async fn register(state: &AuthState, req: &Request) -> Result<Response, Problem>
     let response = token_response(
         &mut client,
         &state.tokens,
-        &state.keys,
+        &state.keys.current().await.auth,
         registered.restaurant,
         registered.user_id,
         registered.session,
@@ -211,7 +244,7 @@ async fn login(state: &AuthState, req: &Request, meta: &RequestMeta) -> Result<R
     let response = token_response(
         &mut client,
         &state.tokens,
-        &state.keys,
+        &state.keys.current().await.auth,
         candidate.restaurant,
         candidate.user_id,
         session,
@@ -232,7 +265,7 @@ async fn refresh(state: &AuthState, req: &Request) -> Result<Response, Problem> 
     let outcome = sessions::rotate(
         &mut client,
         &presented,
-        &state.keys.refresh_token_key,
+        &state.keys.current().await.auth.refresh_token_key,
         &state.sessions,
     )
     .await
@@ -246,7 +279,7 @@ async fn refresh(state: &AuthState, req: &Request) -> Result<Response, Problem> 
             let response = token_response(
                 &mut client,
                 &state.tokens,
-                &state.keys,
+                &state.keys.current().await.auth,
                 restaurant,
                 user_id,
                 session,
@@ -278,7 +311,13 @@ struct MeResponse {
 }
 
 async fn me(state: &AuthState, req: &Request) -> Result<Response, Problem> {
-    let caller = state.verifier.authenticate(req)?;
+    let caller = state
+        .keys
+        .current()
+        .await
+        .verifier
+        .authenticate(req)
+        .await?;
     let mut client = state.pool.get().await.map_err(AuthError::from)?;
     let tx = tenant::begin_for(&mut client, &caller)
         .await

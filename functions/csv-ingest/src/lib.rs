@@ -18,7 +18,10 @@ use std::time::Duration;
 
 use aws_lambda_events::s3::S3Event;
 use deadpool_postgres::Pool;
-use flux_shared::db;
+use flux_shared::config::{StartupError, Vars};
+use flux_shared::db::{self, DbSettings};
+use flux_shared::secrets::Secrets;
+use flux_shared::uploads::BucketConfig;
 use flux_shared::uploads::UploadKey;
 use futures::FutureExt;
 use tokio::io::AsyncRead;
@@ -52,6 +55,47 @@ pub struct IngestState {
     /// A claim whose heartbeat is older than this may be taken over.
     pub stale_after: Duration,
     pub heartbeat_every: Duration,
+}
+
+/// What its deployment sets (Terraform's `routes.tf`); a test holds both to it.
+pub const ENVIRONMENT: &[&str] = &[
+    "RUST_LOG",
+    "SECRETS_SOURCE",
+    "DB_HOST",
+    "DB_PORT",
+    "DB_NAME",
+    "DB_TLS",
+    "DB_APP_SECRET_ID",
+    "DB_STATEMENT_TIMEOUT_MS",
+    "DB_POOL_MAX",
+    "UPLOADS_BUCKET",
+];
+
+/// A claim whose heartbeat is older than this was abandoned (its heartbeat
+/// is every [`HEARTBEAT_EVERY`]).
+pub const STALE_AFTER: Duration = Duration::from_secs(30);
+
+impl IngestState {
+    /// Production timings around the given pool and bucket.
+    pub fn new(pool: Pool, s3: aws_sdk_s3::Client, bucket: String) -> Self {
+        Self {
+            pool,
+            s3,
+            bucket,
+            stale_after: STALE_AFTER,
+            heartbeat_every: HEARTBEAT_EVERY,
+        }
+    }
+
+    /// The state as deployed: every setting from `vars`, secrets through `secrets`.
+    pub async fn from_env(
+        vars: &(impl Vars + ?Sized),
+        secrets: &Arc<Secrets>,
+    ) -> Result<Self, StartupError> {
+        let db = DbSettings::from_env(vars, secrets, "DB_APP_SECRET_ID").await?;
+        let bucket = BucketConfig::from_env(vars)?;
+        Ok(Self::new(db.pool()?, bucket.client().await, bucket.bucket))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

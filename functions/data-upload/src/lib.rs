@@ -8,13 +8,18 @@ mod row_errors;
 mod uploads;
 mod view;
 
+use std::sync::Arc;
+
 use deadpool_postgres::Pool;
-use flux_shared::db::{self, is_unavailable};
+use flux_shared::config::{self, StartupError, Vars};
+use flux_shared::db::{self, is_unavailable, DbSettings};
 use flux_shared::http::{self, internal_error, HttpConfig, Request, Response, Routed};
 use flux_shared::problem::Problem;
 use flux_shared::routes::Route;
+use flux_shared::secrets::Secrets;
 use flux_shared::tenant::AccessError;
 use flux_shared::tokens::Verifier;
+use flux_shared::uploads::BucketConfig;
 
 pub use presign::URL_TTL;
 
@@ -29,6 +34,23 @@ pub const ROUTES: &[Route] = &[
 
 pub const DEFAULT_MAX_SIZE_BYTES: i64 = 1 << 30;
 
+/// What its deployment sets (Terraform's `routes.tf`); a test holds both to it.
+pub const ENVIRONMENT: &[&str] = &[
+    "RUST_LOG",
+    "SECRETS_SOURCE",
+    "DB_HOST",
+    "DB_PORT",
+    "DB_NAME",
+    "DB_TLS",
+    "DB_APP_SECRET_ID",
+    "DB_STATEMENT_TIMEOUT_MS",
+    "ALLOWED_ORIGINS",
+    "AUTH_ISSUER",
+    "AUTH_AUDIENCE",
+    "AUTH_PUBLIC_KEYS_SECRET_ID",
+    "UPLOADS_BUCKET",
+];
+
 /// Built once per container.
 pub struct UploadState {
     pub http: HttpConfig,
@@ -37,6 +59,25 @@ pub struct UploadState {
     pub s3: aws_sdk_s3::Client,
     pub bucket: String,
     pub max_size_bytes: i64,
+}
+
+impl UploadState {
+    /// The state as deployed: every setting from `vars`, secrets through `secrets`.
+    pub async fn from_env(
+        vars: &(impl Vars + ?Sized),
+        secrets: &Arc<Secrets>,
+    ) -> Result<Self, StartupError> {
+        let db = DbSettings::from_env(vars, secrets, "DB_APP_SECRET_ID").await?;
+        let bucket = BucketConfig::from_env(vars)?;
+        Ok(Self {
+            http: HttpConfig::from_env(vars),
+            pool: db.pool()?,
+            verifier: Verifier::from_env(vars, secrets).await?,
+            s3: bucket.client().await,
+            bucket: bucket.bucket,
+            max_size_bytes: config::parsed(vars, "UPLOAD_MAX_BYTES", DEFAULT_MAX_SIZE_BYTES)?,
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +126,7 @@ pub async fn handle(state: &UploadState, req: Request) -> Response {
         ROUTES,
         req,
         async |routed: Routed, req: Request| {
-            let caller = state.verifier.authenticate(&req)?;
+            let caller = state.verifier.authenticate(&req).await?;
             let id = routed.params.get("id");
             match (routed.route.method, routed.route.path) {
                 ("POST", "/uploads") => uploads::create(state, &caller, &req).await,

@@ -1,12 +1,16 @@
 //! `GET /health`: is the service up, and can it reach its database? Always
 //! answers within 2 s: the database check is bounded.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
+use flux_shared::config::{StartupError, Vars};
+use flux_shared::db::DbSettings;
 use flux_shared::http::{self, HttpConfig, Request, Response, Routed};
 use flux_shared::problem::Problem;
 use flux_shared::routes::Route;
+use flux_shared::secrets::Secrets;
 use lambda_http::http::StatusCode;
 use serde::Serialize;
 
@@ -19,6 +23,32 @@ pub const CHECK_TIMEOUT: Duration = Duration::from_millis(1500);
 pub struct HealthState {
     pub http: HttpConfig,
     pub pool: Pool,
+}
+
+/// What its deployment sets (Terraform's `routes.tf`); a test holds both to it.
+pub const ENVIRONMENT: &[&str] = &[
+    "RUST_LOG",
+    "SECRETS_SOURCE",
+    "DB_HOST",
+    "DB_PORT",
+    "DB_NAME",
+    "DB_TLS",
+    "DB_APP_SECRET_ID",
+    "ALLOWED_ORIGINS",
+];
+
+impl HealthState {
+    /// The state as deployed: every setting from `vars`, secrets through `secrets`.
+    pub async fn from_env(
+        vars: &(impl Vars + ?Sized),
+        secrets: &Arc<Secrets>,
+    ) -> Result<Self, StartupError> {
+        let db = DbSettings::from_env(vars, secrets, "DB_APP_SECRET_ID").await?;
+        Ok(Self {
+            http: HttpConfig::from_env(vars),
+            pool: db.pool()?,
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]

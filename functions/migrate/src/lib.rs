@@ -5,6 +5,9 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
+mod operations;
+pub use operations::{Action, Invocation, Migrator, Outcome, ENVIRONMENT};
+
 mod embedded {
     refinery::embed_migrations!("../../migrations");
 }
@@ -18,6 +21,16 @@ pub enum MigrateError {
     Migration(#[from] refinery::Error),
     #[error(transparent)]
     Postgres(#[from] tokio_postgres::Error),
+    #[error(transparent)]
+    Connect(#[from] flux_shared::db::DbError),
+    #[error(transparent)]
+    Secrets(#[from] flux_shared::secrets::SecretsError),
+    #[error(transparent)]
+    Keys(#[from] flux_shared::tokens::keys::KeyError),
+    #[error("the application's database secret: {0}")]
+    AppSecret(String),
+    #[error("{0} is not a role the application may log in as")]
+    UnknownRole(String),
 }
 
 /// What a run did, as the Lambda returns it.
@@ -121,20 +134,39 @@ pub async fn set_app_password(
     client: &tokio_postgres::Client,
     password: &SecretString,
 ) -> Result<(), MigrateError> {
+    set_role_password(client, APP_ROLE, password).await
+}
+
+/// Sets the password of `role`: [`APP_ROLE`] itself, or one of the login
+/// roles that rotation alternates between (created as members of it, so
+/// they hold exactly its grants and policies).
+pub async fn set_role_password(
+    client: &tokio_postgres::Client,
+    role: &str,
+    password: &SecretString,
+) -> Result<(), MigrateError> {
+    if !matches!(role, APP_ROLE | "flux_app_a" | "flux_app_b") {
+        return Err(MigrateError::UnknownRole(role.to_string()));
+    }
     let verifier = postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes());
-    // A verifier holds only base64 and `$:`; quoting it is still done by the server.
-    let sql: String = client
-        .query_one(
-            "SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', $1::text, $2::text)",
-            &[&APP_ROLE, &verifier],
-        )
-        .await?
-        .get(0);
     // Roles are cluster-wide: an ALTER ROLE racing another one (two stacks
-    // or deploys sharing a server) fails with "tuple concurrently updated";
-    // the statement is idempotent, so try again.
+    // or deploys sharing a server) fails with "tuple concurrently updated",
+    // a CREATE ROLE racing another with a duplicate; each attempt decides
+    // again whether to create, so trying again is safe.
     let mut attempt = 0;
     loop {
+        // A verifier holds only base64 and `$:`; quoting it is still done by the server.
+        let sql: String = client
+            .query_one(
+                "SELECT CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = $1) \
+                    THEN format('ALTER ROLE %I LOGIN PASSWORD %L', $1::text, $2::text) \
+                    ELSE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE \
+                                 NOBYPASSRLS INHERIT IN ROLE %I PASSWORD %L', \
+                                $1::text, $3::text, $2::text) END",
+                &[&role, &verifier, &APP_ROLE],
+            )
+            .await?
+            .get(0);
         match client.batch_execute(&sql).await {
             Ok(()) => return Ok(()),
             Err(e) if attempt < 10 && is_concurrent_update(&e) => {
@@ -146,8 +178,16 @@ pub async fn set_app_password(
     }
 }
 
+/// 32 random bytes, URL-safe: a database password nobody types.
+pub(crate) fn fresh_password() -> SecretString {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).expect("system randomness");
+    SecretString::from(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
 fn is_concurrent_update(error: &tokio_postgres::Error) -> bool {
-    error
-        .as_db_error()
-        .is_some_and(|e| e.message().contains("tuple concurrently updated"))
+    error.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_OBJECT)
+        || error
+            .as_db_error()
+            .is_some_and(|e| e.message().contains("tuple concurrently updated"))
 }

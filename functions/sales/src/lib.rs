@@ -11,11 +11,16 @@ mod query;
 mod summary;
 mod transactions;
 
+use std::sync::Arc;
+
 use chrono_tz::Tz;
 use deadpool_postgres::Pool;
+use flux_shared::config::{StartupError, Vars};
+use flux_shared::db::DbSettings;
 use flux_shared::http::{self, HttpConfig, Request, Response, Routed};
 use flux_shared::problem::Problem;
 use flux_shared::routes::Route;
+use flux_shared::secrets::Secrets;
 use flux_shared::tenant;
 use flux_shared::tokens::{Caller, Verifier};
 use tokio_postgres::{Client, Transaction};
@@ -39,13 +44,43 @@ pub struct SalesState {
     pub verifier: Verifier,
 }
 
+/// What its deployment sets (Terraform's `routes.tf`); a test holds both to it.
+pub const ENVIRONMENT: &[&str] = &[
+    "RUST_LOG",
+    "SECRETS_SOURCE",
+    "DB_HOST",
+    "DB_PORT",
+    "DB_NAME",
+    "DB_TLS",
+    "DB_APP_SECRET_ID",
+    "ALLOWED_ORIGINS",
+    "AUTH_ISSUER",
+    "AUTH_AUDIENCE",
+    "AUTH_PUBLIC_KEYS_SECRET_ID",
+];
+
+impl SalesState {
+    /// The state as deployed: every setting from `vars`, secrets through `secrets`.
+    pub async fn from_env(
+        vars: &(impl Vars + ?Sized),
+        secrets: &Arc<Secrets>,
+    ) -> Result<Self, StartupError> {
+        let db = DbSettings::from_env(vars, secrets, "DB_APP_SECRET_ID").await?;
+        Ok(Self {
+            http: HttpConfig::from_env(vars),
+            pool: db.pool()?,
+            verifier: Verifier::from_env(vars, secrets).await?,
+        })
+    }
+}
+
 pub async fn handle(state: &SalesState, req: Request) -> Response {
     http::serve(
         &state.http,
         ROUTES,
         req,
         async |routed: Routed, req: Request| {
-            let caller = state.verifier.authenticate(&req)?;
+            let caller = state.verifier.authenticate(&req).await?;
             let mut client = state.pool.get().await.map_err(SalesError::from)?;
             match routed.route.path {
                 "/sales/summary" => summary::get(&mut client, &caller, &req).await,

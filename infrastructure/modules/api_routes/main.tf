@@ -14,10 +14,11 @@ resource "aws_apigatewayv2_authorizer" "jwt" {
 }
 
 resource "aws_apigatewayv2_integration" "function" {
-  for_each               = local.routed_functions
-  api_id                 = var.api_id
-  integration_type       = "AWS_PROXY"
-  integration_uri        = var.functions[each.key].invoke_arn
+  for_each         = local.routed_functions
+  api_id           = var.api_id
+  integration_type = "AWS_PROXY"
+  # The live alias: a new version takes traffic when the deploy moves it.
+  integration_uri        = var.functions[each.key].alias_invoke
   payload_format_version = "2.0"
   timeout_milliseconds   = 29000
 }
@@ -37,6 +38,7 @@ resource "aws_lambda_permission" "api" {
   statement_id  = "AllowApiGatewayInvoke"
   action        = "lambda:InvokeFunction"
   function_name = var.functions[each.key].name
+  qualifier     = "live"
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${var.execution_arn}/*/*"
 }

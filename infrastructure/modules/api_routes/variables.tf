@@ -27,10 +27,9 @@ variable "routes" {
 }
 
 variable "functions" {
-  description = "Function outputs by name (name, arn, invoke_arn)."
+  description = "Function outputs by name (name and the live alias's invoke ARN, alias_invoke)."
   type = map(object({
-    name       = string
-    arn        = string
-    invoke_arn = string
+    name         = string
+    alias_invoke = string
   }))
 }

@@ -152,6 +152,9 @@ resource "aws_db_proxy_default_target_group" "this" {
   db_proxy_name = aws_db_proxy.this.name
   connection_pool_config {
     max_connections_percent = 80
+    # A request waits for a connection at most 5 s, well inside the API
+    # functions' 10 s: it answers 503, not a Lambda timeout.
+    connection_borrow_timeout = 5
   }
 }
 

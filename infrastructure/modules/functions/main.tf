@@ -1,9 +1,10 @@
 locals {
   # Which environment variable names which secret.
   secret_env = {
-    DB_APP_SECRET_ID    = "db_app"
-    DB_OWNER_SECRET_ID  = "db_owner"
-    AUTH_KEYS_SECRET_ID = "auth_keys"
+    DB_APP_SECRET_ID           = "db_app"
+    DB_OWNER_SECRET_ID         = "db_owner"
+    AUTH_KEYS_SECRET_ID        = "auth_keys"
+    AUTH_PUBLIC_KEYS_SECRET_ID = "auth_public_keys"
   }
   async_functions = { for k, f in var.functions : k => f if f.async }
 }
@@ -32,13 +33,9 @@ resource "aws_iam_role" "function" {
   assume_role_policy = data.aws_iam_policy_document.assume.json
 }
 
-resource "aws_iam_role_policy_attachment" "vpc" {
-  for_each   = var.functions
-  role       = aws_iam_role.function[each.key].name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
-}
-
 data "aws_iam_policy_document" "function" {
+  #checkov:skip=CKV_AWS_111:ENI management and X-Ray writes have no resource-level scoping in AWS; they are the actions Lambda needs in a VPC and for tracing, nothing more.
+  #checkov:skip=CKV_AWS_356:As above: these actions only accept "*".
   for_each = var.functions
 
   statement {
@@ -47,22 +44,48 @@ data "aws_iam_policy_document" "function" {
     resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:*"]
   }
 
+  # What Lambda needs to run a function in the VPC (instead of the managed
+  # AWSLambdaVPCAccessExecutionRole, which also grants logs on everything).
   statement {
-    sid       = "ReadOwnSecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [for s in each.value.secrets : var.secret_arns[s]]
+    sid = "NetworkInterfaces"
+    actions = [
+      "ec2:CreateNetworkInterface",
+      "ec2:DescribeNetworkInterfaces",
+      "ec2:DescribeSubnets",
+      "ec2:DeleteNetworkInterface",
+      "ec2:AssignPrivateIpAddresses",
+      "ec2:UnassignPrivateIpAddresses",
+    ]
+    resources = ["*"]
   }
 
   statement {
-    sid       = "DecryptSecretsAndEnvironment"
-    actions   = ["kms:Decrypt"]
+    sid       = "WriteTraces"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    for_each = length(each.value.secrets) > 0 ? [1] : []
+    content {
+      sid       = "ReadOwnSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [for s in each.value.secrets : var.secret_arns[s]]
+    }
+  }
+
+  # Secrets, the environment and (for async functions) the on-failure
+  # queue are encrypted with the project key.
+  statement {
+    sid       = "UseTheProjectKey"
+    actions   = each.value.async ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
     resources = [var.kms_key_arn]
   }
 
   dynamic "statement" {
     for_each = each.value.async ? [1] : []
     content {
-      sid       = "SendToDeadLetterQueue"
+      sid       = "SendToTheFailureQueue"
       actions   = ["sqs:SendMessage"]
       resources = [aws_sqs_queue.dlq[each.key].arn]
     }
@@ -79,7 +102,7 @@ resource "aws_iam_role_policy" "function" {
 }
 
 resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_272:Artifacts are built and deployed by our own pipeline from a pinned commit; no code-signing profile yet.
+  #checkov:skip=CKV_AWS_272:Artifacts are built once by our own pipeline from a pinned commit and promoted by digest; no code-signing profile yet.
   #checkov:skip=CKV_AWS_116:Synchronous functions (API, migrate) have no asynchronous invocations to dead-letter; async ones get an on-failure SQS destination below.
   for_each      = var.functions
   function_name = "${var.name}-${each.key}"
@@ -90,6 +113,9 @@ resource "aws_lambda_function" "this" {
   handler          = "bootstrap"
   filename         = "${var.artifacts_dir}/${each.key}/bootstrap.zip"
   source_code_hash = filebase64sha256("${var.artifacts_dir}/${each.key}/bootstrap.zip")
+  # Every deploy publishes a version; traffic reaches it only when the
+  # deploy moves the `live` alias, after migrations succeeded.
+  publish = true
 
   memory_size                    = each.value.memory_mb
   timeout                        = each.value.timeout_s
@@ -98,7 +124,7 @@ resource "aws_lambda_function" "this" {
 
   environment {
     variables = merge(
-      { for k, v in var.environment : k => v if !contains(keys(local.secret_env), k) },
+      { for k, v in var.environment : k => v if !contains(keys(local.secret_env), k) && contains(each.value.variables, k) },
       { for k, s in local.secret_env : k => var.environment[k] if contains(each.value.secrets, s) },
       each.value.environment,
     )
@@ -118,7 +144,20 @@ resource "aws_lambda_function" "this" {
     log_group  = aws_cloudwatch_log_group.function[each.key].name
   }
 
-  depends_on = [aws_iam_role_policy.function, aws_iam_role_policy_attachment.vpc]
+  depends_on = [aws_iam_role_policy.function]
+}
+
+# What API Gateway and S3 invoke. Created on the first version; from then on
+# only the deploy moves it (after migrate), so Terraform leaves it be.
+resource "aws_lambda_alias" "live" {
+  for_each         = var.functions
+  name             = "live"
+  function_name    = aws_lambda_function.this[each.key].function_name
+  function_version = aws_lambda_function.this[each.key].version
+
+  lifecycle {
+    ignore_changes = [function_version]
+  }
 }
 
 # Asynchronous invocations (S3 events) that still fail after Lambda's
@@ -133,6 +172,7 @@ resource "aws_sqs_queue" "dlq" {
 resource "aws_lambda_function_event_invoke_config" "async" {
   for_each                     = local.async_functions
   function_name                = aws_lambda_function.this[each.key].function_name
+  qualifier                    = aws_lambda_alias.live[each.key].name
   maximum_retry_attempts       = 2
   maximum_event_age_in_seconds = 3600
   destination_config {

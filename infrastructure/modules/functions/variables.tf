@@ -4,14 +4,15 @@ variable "name" {
 }
 
 variable "functions" {
-  description = "Per function: memory, timeout, reserved concurrency, the secrets it may read, whether S3 invokes it asynchronously, and extra IAM statements."
+  description = "Per function: memory, timeout, reserved concurrency, the secrets it may read, the shared variables it reads, its own variables, and whether S3 invokes it asynchronously."
   type = map(object({
     memory_mb            = number
     timeout_s            = number
     reserved_concurrency = number
     secrets              = list(string)
+    variables            = list(string)
+    environment          = optional(map(string), {})
     async                = optional(bool, false)
-    policy_json          = optional(string)
   }))
 }
 
@@ -41,17 +42,17 @@ variable "log_retention_days" {
 }
 
 variable "secret_arns" {
-  description = "Secret ARNs by short name (db_app, db_owner, auth_keys, ...)."
+  description = "Secret ARNs by short name (db_app, db_owner, auth_keys, auth_public_keys)."
   type        = map(string)
 }
 
 variable "environment" {
-  description = "Environment variables; *_SECRET_ID variables reach only functions allowed to read that secret."
+  description = "Shared variables: a function gets those its `variables` names; *_SECRET_ID variables reach only functions allowed to read that secret."
   type        = map(string)
 }
 
 variable "extra_policies" {
-  description = "Additional IAM policy JSON by function name (for example S3 access)."
+  description = "Additional IAM policy JSON by function name (S3, KMS, secrets it writes)."
   type        = map(string)
   default     = {}
 }

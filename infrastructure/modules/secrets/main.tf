@@ -20,7 +20,17 @@ data "aws_iam_policy_document" "key" {
     resources = ["*"]
     principals {
       type        = "Service"
-      identifiers = ["logs.${data.aws_region.current.region}.amazonaws.com"]
+      identifiers = ["logs.${data.aws_region.current.name}.amazonaws.com"]
+    }
+  }
+  # Alarms publish to the encrypted SNS topic.
+  statement {
+    sid       = "CloudWatchAlarms"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
     }
   }
 }
@@ -38,50 +48,45 @@ resource "aws_kms_alias" "this" {
   target_key_id = aws_kms_key.this.key_id
 }
 
-# The application role's credentials; `migrate` sets this password on flux_app.
-resource "random_password" "db_app" {
-  length  = 40
-  special = false
+# The application role's credentials; `migrate` sets this password on
+# flux_app. The password is drawn by Secrets Manager (an ephemeral value)
+# and written write-only: it never enters Terraform's state or plan. Bump
+# `db_app_password_version` to draw a new one (see the README's rotation).
+ephemeral "aws_secretsmanager_random_password" "db_app" {
+  password_length     = 40
+  exclude_punctuation = true
 }
 
 resource "aws_secretsmanager_secret" "db_app" {
-  #checkov:skip=CKV2_AWS_57:Rotated by re-running the deploy with a new random_password (migrate applies it); no rotation Lambda.
-  name       = "${var.name}/db-app"
-  kms_key_id = aws_kms_key.this.arn
+  #checkov:skip=CKV2_AWS_57:Rotated by the deploy (a new write-only version, then migrate), not by a rotation Lambda; see infrastructure/README.md.
+  name                    = "${var.name}/db-app"
+  kms_key_id              = aws_kms_key.this.arn
+  recovery_window_in_days = var.recovery_window_days
 }
 
 resource "aws_secretsmanager_secret_version" "db_app" {
-  secret_id     = aws_secretsmanager_secret.db_app.id
-  secret_string = jsonencode({ username = "flux_app", password = random_password.db_app.result })
-}
-
-# Access-token signing key and the key that derives refresh-token successors.
-# To rotate: add a key, make it active, keep the old one until its tokens expire.
-resource "tls_private_key" "signing" {
-  algorithm = "RSA"
-  rsa_bits  = 2048
-}
-
-resource "random_password" "refresh_token_key" {
-  length  = 64
-  special = false
-}
-
-resource "aws_secretsmanager_secret" "auth_keys" {
-  #checkov:skip=CKV2_AWS_57:Signing keys rotate by publishing a new kid (see infrastructure/README.md), not by a rotation Lambda.
-  name       = "${var.name}/auth-keys"
-  kms_key_id = aws_kms_key.this.arn
-}
-
-locals {
-  signing_kid = substr(sha256(tls_private_key.signing.public_key_pem), 0, 16)
-}
-
-resource "aws_secretsmanager_secret_version" "auth_keys" {
-  secret_id = aws_secretsmanager_secret.auth_keys.id
-  secret_string = jsonencode({
-    active_kid        = local.signing_kid
-    keys              = [{ kid = local.signing_kid, private_key_pem = tls_private_key.signing.private_key_pem_pkcs8 }]
-    refresh_token_key = random_password.refresh_token_key.result
+  secret_id = aws_secretsmanager_secret.db_app.id
+  secret_string_wo = jsonencode({
+    username = "flux_app"
+    password = ephemeral.aws_secretsmanager_random_password.db_app.random_password
   })
+  secret_string_wo_version = var.db_app_password_version
+}
+
+# The access-token signing keys and the refresh-token successor key. Never
+# made by Terraform: `migrate` generates them inside AWS the first time (and
+# on rotation) and writes the public halves to `auth_public_keys`, which is
+# all the verifiers (data-upload, sales) may read.
+resource "aws_secretsmanager_secret" "auth_keys" {
+  #checkov:skip=CKV2_AWS_57:Signing keys rotate by publishing a new kid through migrate (see infrastructure/README.md), not by a rotation Lambda.
+  name                    = "${var.name}/auth-keys"
+  kms_key_id              = aws_kms_key.this.arn
+  recovery_window_in_days = var.recovery_window_days
+}
+
+resource "aws_secretsmanager_secret" "auth_public_keys" {
+  #checkov:skip=CKV2_AWS_57:Public keys, rewritten by migrate with each rotation of the signing keys.
+  name                    = "${var.name}/auth-public-keys"
+  kms_key_id              = aws_kms_key.this.arn
+  recovery_window_in_days = var.recovery_window_days
 }

@@ -9,11 +9,11 @@ output "db_app_secret_arn" {
 }
 
 output "auth_keys_secret_arn" {
-  description = "Secret with the token signing keys (auth function only)."
+  description = "Secret with the token signing keys (auth and migrate only), written by migrate."
   value       = aws_secretsmanager_secret.auth_keys.arn
 }
 
-output "auth_public_keys_json" {
-  description = "Public keys for verifiers, as AUTH_PUBLIC_KEYS (not secret)."
-  value       = jsonencode([{ kid = local.signing_kid, public_key_pem = tls_private_key.signing.public_key_pem }])
+output "auth_public_keys_secret_arn" {
+  description = "Secret with the public keys that verify access tokens, written by migrate."
+  value       = aws_secretsmanager_secret.auth_public_keys.arn
 }

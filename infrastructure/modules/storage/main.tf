@@ -3,7 +3,7 @@ data "aws_caller_identity" "current" {}
 resource "aws_s3_bucket" "uploads" {
   #checkov:skip=CKV_AWS_18:Uploads are short-lived inputs; access is audited with CloudTrail S3 data events at the account level.
   #checkov:skip=CKV_AWS_144:Raw uploads are re-uploadable inputs that expire; the ingested data lives in RDS with its own backups.
-  bucket = "${var.name}-uploads-${data.aws_caller_identity.current.account_id}"
+  bucket = var.bucket_name
 }
 
 resource "aws_s3_bucket_public_access_block" "uploads" {
@@ -101,11 +101,13 @@ resource "aws_s3_bucket_lifecycle_configuration" "uploads" {
   }
 }
 
+# S3 invokes csv-ingest's live alias: new code gets events only once the
+# deploy has moved the alias, after migrations.
 resource "aws_lambda_permission" "ingest" {
-  count          = var.ingest_function_arn == null ? 0 : 1
   statement_id   = "AllowS3Invoke"
   action         = "lambda:InvokeFunction"
-  function_name  = var.ingest_function_arn
+  function_name  = var.ingest_function_name
+  qualifier      = "live"
   principal      = "s3.amazonaws.com"
   source_arn     = aws_s3_bucket.uploads.arn
   source_account = data.aws_caller_identity.current.account_id
@@ -114,14 +116,11 @@ resource "aws_lambda_permission" "ingest" {
 resource "aws_s3_bucket_notification" "uploads" {
   bucket = aws_s3_bucket.uploads.id
 
-  dynamic "lambda_function" {
-    for_each = var.ingest_function_arn == null ? [] : [var.ingest_function_arn]
-    content {
-      lambda_function_arn = lambda_function.value
-      events              = ["s3:ObjectCreated:*"]
-      filter_prefix       = "uploads/"
-      filter_suffix       = ".csv"
-    }
+  lambda_function {
+    lambda_function_arn = var.ingest_alias_arn
+    events              = ["s3:ObjectCreated:*"]
+    filter_prefix       = "uploads/"
+    filter_suffix       = ".csv"
   }
 
   depends_on = [aws_lambda_permission.ingest]

@@ -1,5 +1,5 @@
-variable "name" {
-  description = "Name prefix for resources."
+variable "bucket_name" {
+  description = "Name of the uploads bucket."
   type        = string
 }
 
@@ -18,8 +18,12 @@ variable "kms_key_arn" {
   type        = string
 }
 
-variable "ingest_function_arn" {
-  description = "csv-ingest's ARN, notified of every new upload; null until that function exists."
+variable "ingest_function_name" {
+  description = "csv-ingest's function name, notified of every new upload."
   type        = string
-  default     = null
+}
+
+variable "ingest_alias_arn" {
+  description = "ARN of csv-ingest's live alias, which S3 invokes."
+  type        = string
 }

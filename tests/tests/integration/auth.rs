@@ -4,9 +4,9 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use flux_auth::keys::AuthKeys;
 use flux_local::stack::{RunningStack, AUTH_KEYS_SECRET};
 use flux_shared::secrets::Secrets;
+use flux_shared::tokens::keys::AuthKeys;
 use flux_shared::tokens::{Claims, Role};
 use flux_tests::{spawn_stack, Api, TestDb, STRONG_PASSWORD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -579,7 +579,10 @@ async fn tampered_tokens_of_every_kind_are_refused() {
         jsonwebtoken::encode(&hs, &valid, &EncodingKey::from_secret(public_pem)).unwrap(),
     ));
     // Signed by another key under the same kid.
-    let other = AuthKeys::from_secret(&flux_auth::keys::generate_secret(&keys.active_kid)).unwrap();
+    let other = AuthKeys::from_secret(&flux_shared::tokens::keys::generate_secret(
+        &keys.active_kid,
+    ))
+    .unwrap();
     cases.push(("wrong signature", sign(&other, &valid)));
     let mut unknown_kid = Header::new(Algorithm::RS256);
     unknown_kid.kid = Some("nope".into());

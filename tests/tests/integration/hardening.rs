@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 
-use flux_auth::keys::{generate_secret, AuthKeys};
+use flux_auth::keyring::KeyRing;
 use flux_auth::AuthState;
 use flux_shared::http::HttpConfig;
+use flux_shared::tokens::keys::generate_secret;
 use flux_shared::tokens::TokenConfig;
 use flux_tests::{spawn_stack, Api, TestDb, STRONG_PASSWORD};
 use futures::future::join_all;
@@ -189,11 +190,12 @@ async fn sign_in_via(state: &AuthState, source_ip: &str, forwarded: &str, email:
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_address_is_the_hop_the_proxy_added() {
     let db = TestDb::new().await;
-    let keys = AuthKeys::from_secret(&generate_secret("k1")).unwrap();
+    let tokens = TokenConfig::new("https://issuer.example", "flux-api");
+    let keys = KeyRing::fixed(&tokens, generate_secret("k1")).unwrap();
     let mut state = AuthState::new(
         HttpConfig::default(),
         db.app_settings().pool().unwrap(),
-        TokenConfig::new("https://issuer.example", "flux-api"),
+        tokens,
         keys,
     )
     .await

@@ -10,6 +10,7 @@ mod infrastructure;
 mod ingest_bounds;
 mod migrations;
 mod rls;
+mod rotation;
 mod s3_events;
 mod sales;
 mod sales_property;

@@ -3,12 +3,12 @@
 //! `{"active_kid", "keys": [{"kid", "private_key_pem"}], "refresh_token_key"}`.
 //! Every key is published in the JWKS; only the active one signs.
 
+use super::PublicKeyPem;
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::KeyPair as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use flux_shared::tokens::PublicKeyPem;
 use jsonwebtoken::EncodingKey;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -119,18 +119,53 @@ pub fn generate_secret(kid: &str) -> SecretString {
     SecretString::from(serde_json::to_string(&secret).expect("serializable"))
 }
 
-/// Adds a newly generated key to `secret` and makes it the active one,
-/// keeping the old keys published (rotation).
-pub fn rotate_secret(secret: &SecretString, new_kid: &str) -> Result<SecretString, KeyError> {
-    let mut parsed: KeysSecret =
-        serde_json::from_str(secret.expose_secret()).map_err(|e| KeyError::Shape(e.to_string()))?;
-    let fresh: KeysSecret = serde_json::from_str(generate_secret(new_kid).expose_secret())
-        .map_err(|e| KeyError::Shape(e.to_string()))?;
-    parsed.keys.extend(fresh.keys);
-    parsed.active_kid = new_kid.to_string();
-    Ok(SecretString::from(
-        serde_json::to_string(&parsed).map_err(|e| KeyError::Shape(e.to_string()))?,
-    ))
+/// One step of rotating the signing key. Each is safe to repeat, and each
+/// leaves every key that signed a still-valid token published:
+/// stage publishes a new key without signing with it; activate signs with
+/// the newest key; retire drops every key but the active one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyChange {
+    Stage,
+    Activate,
+    Retire,
+}
+
+/// `secret` with `change` applied; `None` when it already holds.
+pub fn changed(
+    secret: &SecretString,
+    change: KeyChange,
+    new_kid: &str,
+) -> Result<Option<SecretString>, KeyError> {
+    let mut parsed: KeysSecret = serde_json::from_str(secret.expose_secret())
+        .map_err(|e| KeyError::Shape(format!("line {}, column {}", e.line(), e.column())))?;
+    let newest = parsed
+        .keys
+        .last()
+        .map(|k| k.kid.clone())
+        .unwrap_or_default();
+    match change {
+        KeyChange::Stage if newest != parsed.active_kid => return Ok(None),
+        KeyChange::Stage => {
+            let fresh: KeysSecret = serde_json::from_str(generate_secret(new_kid).expose_secret())
+                .map_err(|e| KeyError::Shape(e.to_string()))?;
+            parsed.keys.extend(fresh.keys);
+        }
+        KeyChange::Activate if newest == parsed.active_kid => return Ok(None),
+        KeyChange::Activate => parsed.active_kid = newest,
+        KeyChange::Retire if parsed.keys.len() == 1 => return Ok(None),
+        KeyChange::Retire => parsed.keys.retain(|k| k.kid == parsed.active_kid),
+    }
+    let json = serde_json::to_string(&parsed).map_err(|e| KeyError::Shape(e.to_string()))?;
+    // Never store a secret the functions could not load.
+    let value = SecretString::from(json);
+    AuthKeys::from_secret(&value)?;
+    Ok(Some(value))
+}
+
+/// A key id that sorts by creation time.
+pub fn new_kid() -> String {
+    chrono::Utc::now().format("k%Y%m%dT%H%M%SZ").to_string()
 }
 
 fn pem(label: &str, der: &[u8]) -> String {
@@ -165,10 +200,26 @@ mod tests {
     }
 
     #[test]
-    fn rotation_keeps_old_keys_published() {
-        let rotated = rotate_secret(&generate_secret("k1"), "k2").unwrap();
-        let keys = AuthKeys::from_secret(&rotated).unwrap();
-        assert_eq!(keys.active_kid, "k2");
+    fn rotation_publishes_before_signing_and_retires_after() {
+        let first = generate_secret("k1");
+        let staged = changed(&first, KeyChange::Stage, "k2").unwrap().unwrap();
+        let keys = AuthKeys::from_secret(&staged).unwrap();
+        assert_eq!(keys.active_kid, "k1", "a staged key does not sign yet");
         assert_eq!(keys.jwks["keys"].as_array().unwrap().len(), 2);
+        assert!(changed(&staged, KeyChange::Stage, "k3").unwrap().is_none());
+
+        let active = changed(&staged, KeyChange::Activate, "-").unwrap().unwrap();
+        let keys = AuthKeys::from_secret(&active).unwrap();
+        assert_eq!(keys.active_kid, "k2");
+        assert_eq!(keys.public_keys.len(), 2, "k1's tokens still verify");
+        assert!(changed(&active, KeyChange::Activate, "-")
+            .unwrap()
+            .is_none());
+
+        let retired = changed(&active, KeyChange::Retire, "-").unwrap().unwrap();
+        let keys = AuthKeys::from_secret(&retired).unwrap();
+        assert_eq!(keys.active_kid, "k2");
+        assert_eq!(keys.public_keys.len(), 1);
+        assert!(changed(&retired, KeyChange::Retire, "-").unwrap().is_none());
     }
 }

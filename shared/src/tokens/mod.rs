@@ -5,8 +5,11 @@
 //! Whether the token's session is still live is the database's to say
 //! (see [`crate::tenant::begin_for`]).
 
+pub mod keys;
+
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
@@ -15,6 +18,7 @@ use uuid::Uuid;
 use crate::config::{self, ConfigError, Vars};
 use crate::http::Request;
 use crate::problem::Problem;
+use crate::secrets::{ExposeSecret, Secrets, SecretsError};
 use crate::tenant::RestaurantId;
 
 pub const LEEWAY_SECS: u64 = 30;
@@ -133,24 +137,26 @@ pub enum TokenError {
 /// Verifies access tokens against every published key (so signing keys can
 /// rotate without signing everyone out).
 pub struct Verifier {
-    keys: HashMap<String, DecodingKey>,
+    keys: RwLock<HashMap<String, DecodingKey>>,
     validation: Validation,
     max_lifetime_secs: i64,
+    source: Option<PublicKeySource>,
 }
+
+/// The secret that publishes the public keys, read again when a token names
+/// a key this container has not seen (a new key was staged since it started).
+struct PublicKeySource {
+    secrets: Arc<Secrets>,
+    secret_id: String,
+    /// At most one read per interval, however many unknown kids arrive.
+    last_read: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// How often an unknown `kid` may cause the public keys to be read again.
+const KEY_REREAD_INTERVAL: Duration = Duration::from_secs(30);
 
 impl Verifier {
     pub fn new(config: &TokenConfig, public_keys: &[PublicKeyPem]) -> Result<Self, TokenError> {
-        let mut keys = HashMap::new();
-        for key in public_keys {
-            let decoding =
-                DecodingKey::from_rsa_pem(key.public_key_pem.as_bytes()).map_err(|e| {
-                    TokenError::BadKey {
-                        kid: key.kid.clone(),
-                        reason: e.to_string(),
-                    }
-                })?;
-            keys.insert(key.kid.clone(), decoding);
-        }
         let mut validation = Validation::new(Algorithm::RS256);
         validation.algorithms = vec![Algorithm::RS256];
         validation.leeway = LEEWAY_SECS;
@@ -160,25 +166,53 @@ impl Verifier {
         validation.validate_exp = true;
         validation.validate_nbf = true;
         Ok(Self {
-            keys,
+            keys: RwLock::new(decoding_keys(public_keys)?),
             validation,
             max_lifetime_secs: (config.access_ttl.as_secs() + LEEWAY_SECS) as i64,
+            source: None,
         })
     }
 
-    /// `AUTH_PUBLIC_KEYS`: a JSON list of `{"kid", "public_key_pem"}`.
-    pub fn from_env(vars: &(impl Vars + ?Sized)) -> Result<Self, ConfigError> {
+    /// Token settings from the environment ([`TokenConfig::from_env`]) and
+    /// the public keys from the secret `AUTH_PUBLIC_KEYS_SECRET_ID` names:
+    /// a JSON list of `{"kid", "public_key_pem"}` that migrate publishes.
+    pub async fn from_env(
+        vars: &(impl Vars + ?Sized),
+        secrets: &Arc<Secrets>,
+    ) -> Result<Self, VerifierSetupError> {
         let config = TokenConfig::from_env(vars)?;
-        let raw = config::required(vars, "AUTH_PUBLIC_KEYS")?;
-        let keys: Vec<PublicKeyPem> =
-            serde_json::from_str(&raw).map_err(|e| ConfigError::Invalid {
-                name: "AUTH_PUBLIC_KEYS",
-                reason: e.to_string(),
-            })?;
-        Self::new(&config, &keys).map_err(|e| ConfigError::Invalid {
-            name: "AUTH_PUBLIC_KEYS",
-            reason: e.to_string(),
-        })
+        let secret_id = config::required(vars, "AUTH_PUBLIC_KEYS_SECRET_ID")?;
+        let keys = read_public_keys(secrets, &secret_id, false).await?;
+        let mut verifier = Self::new(&config, &keys)?;
+        verifier.source = Some(PublicKeySource {
+            secrets: Arc::clone(secrets),
+            secret_id,
+            last_read: tokio::sync::Mutex::new(None),
+        });
+        Ok(verifier)
+    }
+
+    /// Reads the published keys again, unless that was done moments ago.
+    async fn reread_keys(&self) -> bool {
+        let Some(source) = &self.source else {
+            return false;
+        };
+        let mut last_read = source.last_read.lock().await;
+        if last_read.is_some_and(|at| at.elapsed() < KEY_REREAD_INTERVAL) {
+            return false;
+        }
+        *last_read = Some(Instant::now());
+        let read = read_public_keys(&source.secrets, &source.secret_id, true).await;
+        match read.and_then(|keys| Ok(decoding_keys(&keys)?)) {
+            Ok(keys) => {
+                *self.keys.write().expect("not poisoned") = keys;
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "public keys could not be read again");
+                false
+            }
+        }
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
@@ -192,9 +226,9 @@ impl Verifier {
         let key = header
             .kid
             .as_deref()
-            .and_then(|kid| self.keys.get(kid))
+            .and_then(|kid| self.keys.read().expect("not poisoned").get(kid).cloned())
             .ok_or(TokenError::UnknownKey)?;
-        let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -216,7 +250,7 @@ impl Verifier {
 
     /// The caller behind a request's `Authorization: Bearer` header; 401
     /// (with `www-authenticate: Bearer`) for anything else.
-    pub fn authenticate(&self, req: &Request) -> Result<Caller, Problem> {
+    pub async fn authenticate(&self, req: &Request) -> Result<Caller, Problem> {
         let header = req
             .headers()
             .get(http::header::AUTHORIZATION)
@@ -232,7 +266,11 @@ impl Verifier {
             .ok_or_else(|| {
                 Problem::unauthorized("the Authorization header must be `Bearer <token>`")
             })?;
-        let claims = self.verify(token).map_err(|e| {
+        let verified = match self.verify(token) {
+            Err(TokenError::UnknownKey) if self.reread_keys().await => self.verify(token),
+            verified => verified,
+        };
+        let claims = verified.map_err(|e| {
             tracing::info!(reason = %e, "access token rejected");
             match e {
                 TokenError::Expired => Problem::token_expired(),
@@ -249,6 +287,50 @@ impl Verifier {
             role: claims.role,
         })
     }
+}
+
+/// Why verifying functions could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifierSetupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    #[error(transparent)]
+    Keys(#[from] TokenError),
+}
+
+async fn read_public_keys(
+    secrets: &Secrets,
+    secret_id: &str,
+    fresh: bool,
+) -> Result<Vec<PublicKeyPem>, VerifierSetupError> {
+    let raw = if fresh {
+        secrets.refresh(secret_id).await?
+    } else {
+        secrets.get(secret_id).await?
+    };
+    serde_json::from_str(raw.expose_secret()).map_err(|e| {
+        SecretsError::Malformed {
+            id: secret_id.to_string(),
+            reason: format!("not a JSON list of public keys: {e}"),
+        }
+        .into()
+    })
+}
+
+fn decoding_keys(public_keys: &[PublicKeyPem]) -> Result<HashMap<String, DecodingKey>, TokenError> {
+    let mut keys = HashMap::new();
+    for key in public_keys {
+        let decoding = DecodingKey::from_rsa_pem(key.public_key_pem.as_bytes()).map_err(|e| {
+            TokenError::BadKey {
+                kid: key.kid.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        keys.insert(key.kid.clone(), decoding);
+    }
+    Ok(keys)
 }
 
 #[cfg(test)]
