@@ -38,12 +38,21 @@ resource "aws_route_table_association" "private" {
   route_table_id = aws_route_table.private.id
 }
 
-# The endpoints only reach this account's resources: a stolen credential
-# inside the VPC cannot carry data to someone else's bucket or secret.
+# The endpoints only reach this account's resources, and only for what the
+# functions do: a stolen credential inside the VPC cannot carry data to
+# someone else's bucket or secret.
+locals {
+  endpoint_actions = {
+    s3             = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"]
+    secretsmanager = ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"]
+  }
+}
+
 data "aws_iam_policy_document" "endpoint" {
+  for_each = local.endpoint_actions
   statement {
     sid       = "ThisAccountOnly"
-    actions   = ["*"]
+    actions   = each.value
     resources = ["*"]
     principals {
       type        = "*"
@@ -62,7 +71,7 @@ resource "aws_vpc_endpoint" "s3" {
   service_name      = "com.amazonaws.${data.aws_region.current.name}.s3"
   vpc_endpoint_type = "Gateway"
   route_table_ids   = [aws_route_table.private.id]
-  policy            = data.aws_iam_policy_document.endpoint.json
+  policy            = data.aws_iam_policy_document.endpoint["s3"].json
 }
 
 resource "aws_vpc_endpoint" "secretsmanager" {
@@ -72,7 +81,7 @@ resource "aws_vpc_endpoint" "secretsmanager" {
   private_dns_enabled = true
   subnet_ids          = aws_subnet.private[*].id
   security_group_ids  = [aws_security_group.endpoints.id]
-  policy              = data.aws_iam_policy_document.endpoint.json
+  policy              = data.aws_iam_policy_document.endpoint["secretsmanager"].json
 }
 
 resource "aws_security_group" "lambda" {
