@@ -5,6 +5,7 @@
 pub mod database;
 pub mod gateway;
 pub mod postgres;
+pub mod runtime_api;
 pub mod s3;
 pub mod secrets;
 pub mod seed;

@@ -90,6 +90,43 @@ pub enum StartupError {
     Verifier(#[from] crate::tokens::VerifierSetupError),
 }
 
+/// Builds a function's state once per container. A failure is logged and
+/// reported to the Lambda Runtime API's `init/error` (so the invocation
+/// fails with the message, which names what to fix) before `main` returns it.
+pub async fn start<T, E: std::fmt::Display>(
+    build: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let built = build.await;
+    if let Err(e) = &built {
+        tracing::error!(error = %e, "the function could not start");
+        if let Some(api) = ProcessEnv.var("AWS_LAMBDA_RUNTIME_API") {
+            if let Err(report) = report_init_error(&api, &e.to_string()).await {
+                tracing::error!(error = %report, "init/error could not be reported");
+            }
+        }
+    }
+    built
+}
+
+/// POST /2018-06-01/runtime/init/error, over plain HTTP/1.1 on the
+/// runtime's loopback address (the runtime client offers no way to do it).
+async fn report_init_error(api: &str, message: &str) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body =
+        serde_json::json!({"errorType": "Runtime.InitError", "errorMessage": message}).to_string();
+    let request = format!(
+        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\n\
+         Lambda-Runtime-Function-Error-Type: Runtime.InitError\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(api).await?;
+    stream.write_all(request.as_bytes()).await?;
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await?;
+    Ok(())
+}
+
 /// Records every variable asked for, to check a function's declared
 /// environment against what it reads.
 #[derive(Default)]

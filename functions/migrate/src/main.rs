@@ -5,15 +5,18 @@
 use std::sync::Arc;
 
 use flux_migrate::{Invocation, Migrator};
-use flux_shared::config::ProcessEnv;
+use flux_shared::config::{self, ProcessEnv};
 use flux_shared::secrets::Secrets;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     flux_shared::telemetry::init();
-    let secrets = Arc::new(Secrets::from_env(&ProcessEnv).await?);
-    let migrator = &Migrator::from_env(&ProcessEnv, &secrets).await?;
+    let migrator = &config::start(async {
+        let secrets = Arc::new(Secrets::from_env(&ProcessEnv).await?);
+        Migrator::from_env(&ProcessEnv, &secrets).await
+    })
+    .await?;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Invocation>| async move {
             Ok::<_, Error>(migrator.run(event.payload.action).await?)

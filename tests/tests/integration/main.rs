@@ -2,6 +2,7 @@
 //! PostgreSQL starts once per run.
 
 mod auth;
+mod binaries;
 mod cors;
 mod faults;
 mod hardening;

@@ -1,0 +1,298 @@
+//! The function binaries as Lambda runs them: each `main.rs` as cargo built
+//! it, started under the Runtime API (flux_local::runtime_api) with the
+//! environment its deployment declares (its `ENVIRONMENT`), and fed the
+//! events AWS sends: API Gateway v2 payloads, S3 batches, migrate's
+//! invocations. The handlers are tested in-process elsewhere; this is the
+//! adapters, the configuration and the event shapes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use flux_local::runtime_api::{api_gateway_event, http_reply, Outcome, RuntimeApi};
+use flux_tests::TestDb;
+use serde_json::{json, Value};
+use std::process::{Child, Command};
+
+const WITHIN: Duration = Duration::from_secs(30);
+
+/// target/<profile>/<name>, built by `cargo test --workspace` with this test.
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo test --workspace`",
+        path.display()
+    );
+    // `cargo test -p flux-tests` alone does not rebuild the functions' binaries.
+    let built = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    for dir in [
+        root.join("functions").join(name).join("src"),
+        root.join("shared/src"),
+    ] {
+        let newest = newest_file(&dir);
+        assert!(
+            newest <= built,
+            "{} is older than its sources: run `cargo test --workspace`",
+            path.display()
+        );
+    }
+    path
+}
+
+fn newest_file(dir: &std::path::Path) -> std::time::SystemTime {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            if p.is_dir() {
+                newest_file(&p)
+            } else {
+                std::fs::metadata(&p).unwrap().modified().unwrap()
+            }
+        })
+        .max()
+        .unwrap_or(std::time::SystemTime::UNIX_EPOCH)
+}
+
+struct Running {
+    api: RuntimeApi,
+    child: Child,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    async fn start(name: &str, vars: &HashMap<String, String>) -> Self {
+        let api = RuntimeApi::start(&format!("flux-test-{name}"))
+            .await
+            .unwrap();
+        let child = Command::new(binary(name))
+            .env_clear()
+            .envs(api.lambda_environment(256))
+            .envs(vars)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        Self { api, child }
+    }
+
+    async fn ready(name: &str, vars: &HashMap<String, String>) -> Self {
+        let running = Self::start(name, vars).await;
+        if let Err(e) = running.api.started(WITHIN).await {
+            panic!("{name} did not start: {e:?}");
+        }
+        running
+    }
+
+    async fn invoke(&self, event: Value) -> Outcome {
+        self.api
+            .invoke(event, WITHIN)
+            .await
+            .expect("an answer in time")
+    }
+
+    /// An API Gateway HTTP API (payload 2.0) request; the answer's status and body.
+    async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let outcome = self
+            .invoke(api_gateway_event(method, path, token, body.as_ref()))
+            .await;
+        http_reply(&outcome).unwrap_or_else(|| panic!("{method} {path}: {outcome:?}"))
+    }
+}
+
+/// The deployed environment of `function` (its ENVIRONMENT), pointed at a
+/// test database and a secrets directory instead of RDS and Secrets Manager.
+fn deployed_environment(
+    declared: &[&str],
+    db: &TestDb,
+    secrets: &std::path::Path,
+) -> HashMap<String, String> {
+    let url: tokio_postgres::Config = db.owner_url.parse().unwrap();
+    let host = match &url.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        other => panic!("a TCP test database, not {other:?}"),
+    };
+    declared
+        .iter()
+        .map(|var| {
+            let value = match *var {
+                "RUST_LOG" => "warn".to_string(),
+                "SECRETS_SOURCE" => format!("dir:{}", secrets.display()),
+                "DB_HOST" => host.clone(),
+                "DB_PORT" => url.get_ports()[0].to_string(),
+                "DB_NAME" => url.get_dbname().unwrap().to_string(),
+                "DB_TLS" => "off".to_string(),
+                "DB_APP_SECRET_ID" => "db-app".to_string(),
+                "DB_OWNER_SECRET_ID" => "db-owner".to_string(),
+                "AUTH_KEYS_SECRET_ID" => "auth-keys".to_string(),
+                "AUTH_PUBLIC_KEYS_SECRET_ID" => "auth-public-keys".to_string(),
+                "AUTH_ISSUER" => "https://api.flux.example".to_string(),
+                "AUTH_AUDIENCE" => "flux-api".to_string(),
+                "ALLOWED_ORIGINS" => "https://app.flux.example".to_string(),
+                "UPLOADS_BUCKET" => "uploads".to_string(),
+                "DB_STATEMENT_TIMEOUT_MS" => "30000".to_string(),
+                "DB_LOCK_TIMEOUT_MS" => "10000".to_string(),
+                "DB_POOL_MAX" => "2".to_string(),
+                other => panic!("no test value for {other}"),
+            };
+            (var.to_string(), value)
+        })
+        .collect()
+}
+
+/// The secrets as Terraform leaves them (no signing keys yet).
+fn terraform_secrets() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let owner = json!({"username": "flux_owner", "password": "trusted-locally"});
+    let app = json!({"username": "flux_app", "password": "trusted-locally"});
+    std::fs::write(dir.path().join("db-owner"), owner.to_string()).unwrap();
+    std::fs::write(dir.path().join("db-app"), app.to_string()).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn migrate_then_the_api_functions_serve_as_lambda_runs_them() {
+    let db = TestDb::new().await;
+    let secrets = terraform_secrets();
+    let env = |declared| deployed_environment(declared, &db, secrets.path());
+
+    let migrate = Running::ready("migrate", &env(flux_migrate::ENVIRONMENT)).await;
+    let Outcome::Response(outcome) = migrate.invoke(json!({})).await else {
+        panic!("migrate failed")
+    };
+    assert_eq!(outcome["action"], "migrate", "{outcome}");
+    assert!(outcome["active_kid"].is_string(), "{outcome}");
+    let Outcome::Error { message, .. } = migrate.invoke(json!({"action": "drop-everything"})).await
+    else {
+        panic!("an unknown action must fail the invocation")
+    };
+    assert!(
+        message.contains("drop-everything") || message.contains("unknown variant"),
+        "{message}"
+    );
+
+    let auth = Running::ready("auth", &env(flux_auth::ENVIRONMENT)).await;
+    let register = json!({"email": "lambda@example.com", "password": "a long enough password 1",
+                          "restaurant_name": "Runtime Bistro"});
+    let (status, body) = auth
+        .http("POST", "/auth/register", None, Some(register))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let (status, me) = auth.http("GET", "/auth/me", Some(&token), None).await;
+    assert_eq!(
+        (status, me["restaurant"]["name"].as_str()),
+        (200, Some("Runtime Bistro")),
+        "{me}"
+    );
+    let (status, jwks) = auth.http("GET", "/.well-known/jwks.json", None, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(jwks["keys"][0]["kid"], outcome["active_kid"]);
+
+    let sales = Running::ready("sales", &env(flux_sales::ENVIRONMENT)).await;
+    let (status, body) = sales
+        .http("GET", "/sales/transactions", Some(&token), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = sales.http("GET", "/sales/transactions", None, None).await;
+    assert_eq!(status, 401, "{body}");
+
+    let uploads = Running::ready("data-upload", &env(flux_data_upload::ENVIRONMENT)).await;
+    let (status, body) = uploads.http("GET", "/uploads", Some(&token), None).await;
+    assert_eq!(status, 200, "{body}");
+
+    let health = Running::ready("health", &env(flux_health::ENVIRONMENT)).await;
+    let (status, body) = health.http("GET", "/health", None, None).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn csv_ingest_takes_an_s3_batch_as_s3_sends_it() {
+    let db = TestDb::new().await;
+    let csv = b"order_id,ordered_at,item,quantity,unit_price\nA1,2026-01-29 20:00,Soup,2,4.50\n";
+    let (stack, api, token, id, event) =
+        flux_tests::captured_upload(&db, "s3@example.com", csv).await;
+    let secrets = terraform_secrets();
+    let mut vars = deployed_environment(flux_csv_ingest::ENVIRONMENT, &db, secrets.path());
+    vars.insert("UPLOADS_BUCKET".into(), stack.s3.bucket.clone());
+    // Outside AWS the bucket is the local stack's S3 endpoint.
+    vars.insert("S3_ENDPOINT_URL".into(), stack.s3.url.clone());
+    // Lambda's credentials for the role; here the local endpoint's.
+    vars.insert("AWS_ACCESS_KEY_ID".into(), stack.s3.access_key.clone());
+    vars.insert(
+        "AWS_SECRET_ACCESS_KEY".into(),
+        secrecy::ExposeSecret::expose_secret(&stack.s3.secret_key).to_string(),
+    );
+    let ingest = Running::ready("csv-ingest", &vars).await;
+    // Two records in one event, as S3 may batch them: the real upload and
+    // a key no upload has.
+    let mut batch = serde_json::to_value(&event).unwrap();
+    let mut stranger = batch["Records"][0].clone();
+    stranger["s3"]["object"]["key"] = format!(
+        "uploads/{}/{}.csv",
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4()
+    )
+    .into();
+    batch["Records"].as_array_mut().unwrap().push(stranger);
+    let outcome = ingest.invoke(batch).await;
+    assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+    let upload = api.wait_final(&token, &id).await;
+    assert_eq!(upload["status"], "completed", "{upload}");
+    assert_eq!(upload["rows_ingested"], 1, "{upload}");
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_function_missing_its_configuration_reports_an_init_error_naming_it() {
+    let db = TestDb::new().await;
+    let secrets = terraform_secrets();
+    for (name, declared, missing) in [
+        ("auth", flux_auth::ENVIRONMENT, "AUTH_ISSUER"),
+        (
+            "data-upload",
+            flux_data_upload::ENVIRONMENT,
+            "UPLOADS_BUCKET",
+        ),
+        ("health", flux_health::ENVIRONMENT, "DB_APP_SECRET_ID"),
+    ] {
+        let mut vars = deployed_environment(declared, &db, secrets.path());
+        vars.remove(missing);
+        let mut running = Running::start(name, &vars).await;
+        match running.api.started(WITHIN).await {
+            Err(Some(Outcome::Error { message, .. })) => {
+                assert!(message.contains(missing), "{name}: {message}")
+            }
+            other => panic!("{name} without {missing}: {other:?}"),
+        }
+        let mut exit = None;
+        for _ in 0..300 {
+            exit = running.child.try_wait().unwrap();
+            if exit.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            !exit.expect("it exits").success(),
+            "{name} must exit after an init error"
+        );
+    }
+}
