@@ -2,6 +2,7 @@
 //! one run. `cargo run --release -p flux-bench -- auth`
 
 mod capture;
+mod cold_start;
 mod ingest;
 mod memory;
 mod sales;
@@ -44,6 +45,13 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         raw_runs: usize,
     },
+    /// Each function's release binary started as Lambda starts it: init
+    /// time, first and warm answer, peak RSS, binary and zip size.
+    ColdStart {
+        /// Cold starts per function.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+    },
     /// csv-ingest's peak memory on hostile files: one 1 GiB line, and 1 GiB
     /// of 64 KiB lines.
     Memory {
@@ -60,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Auth { logins } => auth(logins).await,
         Command::Ingest { rows } => ingest::run(rows).await,
         Command::Memory { mib } => memory::run(mib).await,
+        Command::ColdStart { runs } => cold_start::run(runs).await,
         Command::Sales {
             lines,
             runs,
