@@ -3,8 +3,12 @@
 //! else, and has a Lambda for every function crate. Also parses every .tf
 //! file, since `terraform validate` cannot run here.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use flux_shared::config::Recording;
+use flux_shared::secrets::{ExposeSecret, Secrets};
 
 use flux_shared::routes::Route;
 
@@ -86,29 +90,175 @@ fn api_gateway_routes_match_the_handlers_exactly() {
     }
 }
 
+/// The routes anyone may call (API.md); every other route needs a token.
+const PUBLIC: &[&str] = &[
+    "GET /health",
+    "POST /auth/register",
+    "POST /auth/login",
+    "POST /auth/refresh",
+    "POST /auth/logout",
+    "GET /.well-known/jwks.json",
+    "GET /.well-known/openid-configuration",
+];
+
 #[test]
-fn protected_routes_use_the_jwt_authorizer() {
+fn routes_are_authorized_exactly_where_the_api_is_not_public() {
     let routes = terraform_locals()["routes"].clone();
-    for protected in [
-        "GET /auth/me",
-        "POST /uploads",
-        "GET /uploads",
-        "GET /uploads/{id}",
-        "GET /uploads/{id}/errors",
-        "DELETE /uploads/{id}",
-        "POST /uploads/{id}/url",
-        "GET /sales/summary",
-        "GET /sales/transactions/{id}",
-    ] {
-        assert_eq!(routes[protected]["authorized"], true, "{protected}");
+    for key in code_functions()
+        .values()
+        .flat_map(|r| r.iter().map(Route::key))
+    {
+        let public = PUBLIC.contains(&key.as_str());
+        assert_eq!(
+            routes[&key]["authorized"],
+            !public,
+            "{key} must be {}",
+            if public {
+                "public"
+            } else {
+                "behind the JWT authorizer"
+            }
+        );
     }
-    for public in [
-        "GET /health",
-        "POST /auth/login",
-        "POST /auth/register",
-        "GET /.well-known/jwks.json",
+}
+
+/// Each function's declared environment, as its crate exports it.
+fn environments() -> BTreeMap<&'static str, &'static [&'static str]> {
+    BTreeMap::from([
+        ("auth", flux_auth::ENVIRONMENT),
+        ("csv-ingest", flux_csv_ingest::ENVIRONMENT),
+        ("data-upload", flux_data_upload::ENVIRONMENT),
+        ("health", flux_health::ENVIRONMENT),
+        ("migrate", flux_migrate::ENVIRONMENT),
+        ("sales", flux_sales::ENVIRONMENT),
+    ])
+}
+
+#[test]
+fn each_function_gets_the_secrets_its_environment_names() {
+    let locals = terraform_locals();
+    for (name, environment) in environments() {
+        let needed: BTreeSet<String> = environment
+            .iter()
+            .filter_map(|v| v.strip_suffix("_SECRET_ID"))
+            .map(str::to_lowercase)
+            .collect();
+        let given: BTreeSet<String> = locals["functions"][name]["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            given, needed,
+            "{name}: routes.tf secrets vs its ENVIRONMENT"
+        );
+    }
+}
+
+/// What each function's `main.rs` builds, from `vars` only.
+async fn start(name: &str, vars: &Recording<HashMap<String, String>>) -> Result<(), String> {
+    let secrets = Arc::new(Secrets::from_env(vars).await.map_err(|e| e.to_string())?);
+    let started = match name {
+        "auth" => flux_auth::AuthState::from_env(vars, &secrets)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "csv-ingest" => flux_csv_ingest::IngestState::from_env(vars, &secrets)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "data-upload" => flux_data_upload::UploadState::from_env(vars, &secrets)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "health" => flux_health::HealthState::from_env(vars, &secrets)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "migrate" => flux_migrate::Migrator::from_env(vars, &secrets)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        "sales" => flux_sales::SalesState::from_env(vars, &secrets)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        other => panic!("unknown function {other}"),
+    };
+    started
+}
+
+/// A function started with exactly its declared environment starts, and
+/// reads every variable of it (RUST_LOG is the tracing subscriber's), so
+/// Terraform, which sets exactly that (tests/tests/terraform_contract.rs),
+/// sets nothing unused and misses nothing required.
+#[tokio::test]
+async fn each_function_starts_on_its_declared_environment_and_reads_all_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = flux_shared::tokens::keys::generate_secret("k1");
+    let public = flux_shared::tokens::keys::AuthKeys::from_secret(&keys)
+        .unwrap()
+        .public_keys;
+    let db = r#"{"username": "flux_app", "password": "pw"}"#;
+    for (file, value) in [
+        ("auth-keys", keys.expose_secret().to_string()),
+        ("auth-public-keys", serde_json::to_string(&public).unwrap()),
+        ("db-app", db.to_string()),
+        ("db-owner", db.to_string()),
     ] {
-        assert_eq!(routes[public]["authorized"], false, "{public}");
+        std::fs::write(dir.path().join(file), value).unwrap();
+    }
+    let value = |var: &str| -> String {
+        match var {
+            "SECRETS_SOURCE" => format!("dir:{}", dir.path().display()),
+            "DB_HOST" => "db.internal.example".into(),
+            "DB_PORT" => "5432".into(),
+            "DB_TLS" => "verify".into(),
+            "DB_STATEMENT_TIMEOUT_MS" | "DB_LOCK_TIMEOUT_MS" => "10000".into(),
+            "DB_POOL_MAX" => "3".into(),
+            "AUTH_ISSUER" => "https://api.flux.example".into(),
+            "DB_APP_SECRET_ID" => "db-app".into(),
+            "DB_OWNER_SECRET_ID" => "db-owner".into(),
+            "AUTH_KEYS_SECRET_ID" => "auth-keys".into(),
+            "AUTH_PUBLIC_KEYS_SECRET_ID" => "auth-public-keys".into(),
+            _ => "flux".into(),
+        }
+    };
+    for (name, environment) in environments() {
+        let vars = Recording {
+            vars: environment
+                .iter()
+                .map(|v| (v.to_string(), value(v)))
+                .collect::<HashMap<_, _>>(),
+            read: Default::default(),
+        };
+        start(name, &vars)
+            .await
+            .unwrap_or_else(|e| panic!("{name} did not start: {e}"));
+        let read = vars.read.lock().unwrap().clone();
+        let unread: Vec<&&str> = environment
+            .iter()
+            .filter(|v| **v != "RUST_LOG" && !read.contains(**v))
+            .collect();
+        assert!(
+            unread.is_empty(),
+            "{name} declares but never reads {unread:?}"
+        );
+        // Each required variable, removed, stops it with a message naming it.
+        for var in environment
+            .iter()
+            .filter(|v| v.ends_with("_SECRET_ID") || **v == "DB_HOST")
+        {
+            let mut without = vars.vars.clone();
+            without.remove(*var);
+            let vars = Recording {
+                vars: without,
+                read: Default::default(),
+            };
+            let error = start(name, &vars).await.expect_err(var);
+            assert!(error.contains(var), "{name} without {var}: {error}");
+        }
     }
 }
 
