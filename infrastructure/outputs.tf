@@ -17,3 +17,8 @@ output "migrate_function_name" {
   description = "What the deploy pipeline invokes to apply migrations."
   value       = module.functions.functions["migrate"].name
 }
+
+output "releases" {
+  description = "Per function: its name and the version this apply published (what the deploy moves `live` to after migrate)."
+  value       = { for k, f in module.functions.functions : k => { name = f.name, version = f.published } }
+}

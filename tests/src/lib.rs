@@ -3,6 +3,8 @@
 //! database, one fresh database per test cloned from it, and the whole local
 //! stack spawned in-process on free ports.
 
+pub mod lambda;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

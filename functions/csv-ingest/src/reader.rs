@@ -192,6 +192,11 @@ struct RecordTooLong {
 /// stops the reading when a record grows past [`MAX_RECORD_BYTES`].
 /// Mirrors csv_core's quoting: a quote opens a quoted field only at the
 /// start of a field.
+///
+/// It exists because the csv crate's own positions cannot name the line a
+/// person sees in an editor: blank lines are skipped without being counted
+/// (BurntSushi/rust-csv#208) and a CRLF line ending is reported inconsistently
+/// (BurntSushi/rust-csv#395); both issues are open.
 struct LineTracker<R> {
     inner: R,
     delimiter: u8,

@@ -1,0 +1,161 @@
+//! The function binaries on the environment Terraform gave them: run by
+//! `.ci/terraform` while dev is applied in moto. Each binary starts with its
+//! Lambda's variables exactly as the applied state holds them; only the
+//! database (a local PostgreSQL) and the AWS endpoints (that moto) are
+//! overridden. Secrets come from moto's Secrets Manager, where Terraform
+//! left them (migrate creates the signing keys there); the upload goes
+//! through moto's S3.
+//!
+//! Needs FLUX_TF_LIVE_STATE (`terraform show -json` of the applied dev) and
+//! FLUX_TF_LIVE_ENDPOINT (its moto); not run by `cargo test` alone.
+
+use std::collections::HashMap;
+
+use flux_local::runtime_api::Outcome;
+use flux_tests::lambda::Running;
+use flux_tests::TestDb;
+use serde_json::{json, Value};
+
+fn applied_environment(state: &Value, function: &str) -> HashMap<String, String> {
+    let mut modules = vec![state["values"]["root_module"].clone()];
+    while let Some(module) = modules.pop() {
+        for resource in module["resources"].as_array().cloned().unwrap_or_default() {
+            let values = &resource["values"];
+            if resource["type"] == "aws_lambda_function"
+                && values["function_name"].as_str().unwrap().ends_with(&format!("-{function}"))
+            {
+                return values["environment"][0]["variables"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                    .collect();
+            }
+        }
+        modules.extend(module["child_modules"].as_array().cloned().unwrap_or_default());
+    }
+    panic!("no Lambda for {function} in the applied state")
+}
+
+async fn secrets_manager(endpoint: &str) -> aws_sdk_secretsmanager::Client {
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+        .region(aws_sdk_secretsmanager::config::Region::new("eu-west-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "moto", "moto", None, None, "static",
+        ))
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn the_binaries_serve_on_the_applied_environment() {
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(std::env::var("FLUX_TF_LIVE_STATE").expect("FLUX_TF_LIVE_STATE; run .ci/terraform"))
+            .unwrap(),
+    )
+    .unwrap();
+    let endpoint = std::env::var("FLUX_TF_LIVE_ENDPOINT").expect("FLUX_TF_LIVE_ENDPOINT; run .ci/terraform");
+    let db = TestDb::new().await;
+    let local: tokio_postgres::Config = db.owner_url.parse().unwrap();
+    let host = match &local.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        other => panic!("a TCP test database, not {other:?}"),
+    };
+    let environment = |function: &str| {
+        let mut vars = applied_environment(&state, function);
+        // The overrides, and nothing else: where the database and AWS are.
+        for (k, v) in [
+            ("DB_HOST", host.clone()),
+            ("DB_PORT", local.get_ports()[0].to_string()),
+            ("DB_NAME", local.get_dbname().unwrap().to_string()),
+            ("DB_TLS", "off".to_string()),
+            ("AWS_ENDPOINT_URL", endpoint.clone()),
+            ("S3_ENDPOINT_URL", endpoint.clone()),
+            ("RUST_LOG", "warn".to_string()),
+        ] {
+            vars.insert(k.to_string(), v);
+        }
+        vars
+    };
+
+    // RDS keeps the owner's password in the secret it manages; moto leaves
+    // it empty. (The local server trusts loopback: any password will do.)
+    let secrets = secrets_manager(&endpoint).await;
+    let owner_secret = &environment("migrate")["DB_OWNER_SECRET_ID"];
+    if secrets.get_secret_value().secret_id(owner_secret).send().await.is_err() {
+        secrets
+            .put_secret_value()
+            .secret_id(owner_secret)
+            .secret_string(json!({"username": "flux_owner", "password": "rds-managed"}).to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    let keys_secret = environment("auth")["AUTH_KEYS_SECRET_ID"].clone();
+    assert!(
+        secrets.get_secret_value().secret_id(&keys_secret).send().await.is_err(),
+        "Terraform must not have given the signing keys a value"
+    );
+
+    // The deploy's invocation of migrate creates the keys inside "AWS".
+    let migrate = Running::ready("migrate", &environment("migrate")).await;
+    let Outcome::Response(outcome) = migrate.invoke(json!({})).await else {
+        panic!("migrate failed")
+    };
+    let kid = outcome["active_kid"].as_str().unwrap().to_string();
+    let stored = secrets.get_secret_value().secret_id(&keys_secret).send().await.unwrap();
+    assert!(stored.secret_string().unwrap().contains(&kid));
+
+    let auth = Running::ready("auth", &environment("auth")).await;
+    let register = json!({"email": "applied@example.com", "password": "a long enough password 1",
+                          "restaurant_name": "Applied"});
+    let (status, body) = auth.http("POST", "/auth/register", None, Some(register)).await;
+    assert_eq!(status, 201, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let (status, me) = auth.http("GET", "/auth/me", Some(&token), None).await;
+    assert_eq!(status, 200, "{me}");
+
+    let uploads = Running::ready("data-upload", &environment("data-upload")).await;
+    let (status, created) = uploads
+        .http("POST", "/uploads", Some(&token), Some(json!({"filename": "applied.csv", "size_bytes": 73})))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let csv = "order_id,ordered_at,item,quantity,unit_price\nA1,2026-01-29 20:00,Soup,2,4.50\n";
+    assert_eq!(csv.len(), 73);
+    let mut put = reqwest::Client::new().put(created["upload_url"].as_str().unwrap());
+    for (name, value) in created["upload_headers"].as_object().unwrap() {
+        put = put.header(name, value.as_str().unwrap());
+    }
+    let stored = put.body(csv).send().await.unwrap();
+    assert!(stored.status().is_success(), "PUT to moto's S3: {}", stored.status());
+
+    // The event S3 sends for it, batched with a key that matches nothing.
+    let bucket = &environment("csv-ingest")["UPLOADS_BUCKET"];
+    let record = |key: &str| {
+        json!({"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "eu-west-1",
+               "eventTime": "2026-11-27T21:00:00.000Z", "eventName": "ObjectCreated:Put",
+               "s3": {"s3SchemaVersion": "1.0",
+                      "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+                      "object": {"key": key, "size": 73}}})
+    };
+    let id = created["upload"]["id"].as_str().unwrap();
+    let key = format!("uploads/{}/{id}.csv", me["restaurant"]["id"].as_str().unwrap());
+    let stranger = format!("uploads/{}/{}.csv", uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let ingest = Running::ready("csv-ingest", &environment("csv-ingest")).await;
+    let outcome = ingest.invoke(json!({"Records": [record(&key), record(&stranger)]})).await;
+    assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+    let (status, upload) = uploads.http("GET", &format!("/uploads/{id}"), Some(&token), None).await;
+    assert_eq!(status, 200, "{upload}");
+    assert_eq!((upload["status"].as_str(), upload["rows_ingested"].as_i64()), (Some("completed"), Some(1)), "{upload}");
+
+    let sales = Running::ready("sales", &environment("sales")).await;
+    let (status, body) = sales.http("GET", "/sales/transactions", Some(&token), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(1), "{body}");
+
+    let health = Running::ready("health", &environment("health")).await;
+    let (status, body) = health.http("GET", "/health", None, None).await;
+    assert_eq!(status, 200, "{body}");
+}
