@@ -25,7 +25,7 @@ pub enum DbError {
     Tls(String),
     #[error("connection pool: {0}")]
     Pool(String),
-    #[error(transparent)]
+    #[error("{}", describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
 }
 

@@ -75,8 +75,8 @@ impl Running {
             .env_clear()
             .envs(api.lambda_environment(256))
             .envs(vars)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stdout(output())
+            .stderr(output())
             .spawn()
             .unwrap();
         Self { api, child }
@@ -112,3 +112,11 @@ impl Running {
     }
 }
 
+/// The binary's logs: shown with FLUX_TEST_LOG=1, as the stack's are.
+fn output() -> std::process::Stdio {
+    if std::env::var_os("FLUX_TEST_LOG").is_some() {
+        std::process::Stdio::inherit()
+    } else {
+        std::process::Stdio::null()
+    }
+}

@@ -37,6 +37,19 @@ fn applied_environment(state: &Value, function: &str) -> HashMap<String, String>
     panic!("no Lambda for {function} in the applied state")
 }
 
+fn master_username(state: &Value) -> String {
+    let mut modules = vec![state["values"]["root_module"].clone()];
+    while let Some(module) = modules.pop() {
+        for resource in module["resources"].as_array().cloned().unwrap_or_default() {
+            if resource["type"] == "aws_db_instance" {
+                return resource["values"]["username"].as_str().unwrap().to_string();
+            }
+        }
+        modules.extend(module["child_modules"].as_array().cloned().unwrap_or_default());
+    }
+    panic!("no database in the applied state")
+}
+
 async fn secrets_manager(endpoint: &str) -> aws_sdk_secretsmanager::Client {
     let config = aws_sdk_secretsmanager::Config::builder()
         .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
@@ -80,15 +93,22 @@ async fn the_binaries_serve_on_the_applied_environment() {
         vars
     };
 
-    // RDS keeps the owner's password in the secret it manages; moto leaves
-    // it empty. (The local server trusts loopback: any password will do.)
+    // RDS keeps the owner's credentials in the secret it manages, under the
+    // instance's master username; moto's holds its own default user ("admin").
+    // (The local server trusts loopback: any password will do.)
     let secrets = secrets_manager(&endpoint).await;
     let owner_secret = &environment("migrate")["DB_OWNER_SECRET_ID"];
-    if secrets.get_secret_value().secret_id(owner_secret).send().await.is_err() {
+    let master = master_username(&state);
+    let held = secrets.get_secret_value().secret_id(owner_secret).send().await.ok();
+    let held_user = held
+        .and_then(|v| v.secret_string().map(String::from))
+        .and_then(|v| serde_json::from_str::<Value>(&v).ok())
+        .and_then(|v| v["username"].as_str().map(String::from));
+    if held_user.as_deref() != Some(master.as_str()) {
         secrets
             .put_secret_value()
             .secret_id(owner_secret)
-            .secret_string(json!({"username": "flux_owner", "password": "rds-managed"}).to_string())
+            .secret_string(json!({"username": master, "password": "rds-managed"}).to_string())
             .send()
             .await
             .unwrap();
@@ -101,8 +121,9 @@ async fn the_binaries_serve_on_the_applied_environment() {
 
     // The deploy's invocation of migrate creates the keys inside "AWS".
     let migrate = Running::ready("migrate", &environment("migrate")).await;
-    let Outcome::Response(outcome) = migrate.invoke(json!({})).await else {
-        panic!("migrate failed")
+    let outcome = match migrate.invoke(json!({})).await {
+        Outcome::Response(outcome) => outcome,
+        failed => panic!("migrate failed: {failed:?}"),
     };
     let kid = outcome["active_kid"].as_str().unwrap().to_string();
     let stored = secrets.get_secret_value().secret_id(&keys_secret).send().await.unwrap();
@@ -118,12 +139,10 @@ async fn the_binaries_serve_on_the_applied_environment() {
     assert_eq!(status, 200, "{me}");
 
     let uploads = Running::ready("data-upload", &environment("data-upload")).await;
-    let (status, created) = uploads
-        .http("POST", "/uploads", Some(&token), Some(json!({"filename": "applied.csv", "size_bytes": 73})))
-        .await;
-    assert_eq!(status, 201, "{created}");
     let csv = "order_id,ordered_at,item,quantity,unit_price\nA1,2026-01-29 20:00,Soup,2,4.50\n";
-    assert_eq!(csv.len(), 73);
+    let request = json!({"filename": "applied.csv", "size_bytes": csv.len()});
+    let (status, created) = uploads.http("POST", "/uploads", Some(&token), Some(request)).await;
+    assert_eq!(status, 201, "{created}");
     let mut put = reqwest::Client::new().put(created["upload_url"].as_str().unwrap());
     for (name, value) in created["upload_headers"].as_object().unwrap() {
         put = put.header(name, value.as_str().unwrap());
@@ -138,7 +157,7 @@ async fn the_binaries_serve_on_the_applied_environment() {
                "eventTime": "2026-11-27T21:00:00.000Z", "eventName": "ObjectCreated:Put",
                "s3": {"s3SchemaVersion": "1.0",
                       "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
-                      "object": {"key": key, "size": 73}}})
+                      "object": {"key": key, "size": csv.len()}}})
     };
     let id = created["upload"]["id"].as_str().unwrap();
     let key = format!("uploads/{}/{id}.csv", me["restaurant"]["id"].as_str().unwrap());

@@ -19,7 +19,7 @@ pub const APP_ROLE: &str = "flux_app";
 pub enum MigrateError {
     #[error("migration failed: {0}")]
     Migration(#[from] refinery::Error),
-    #[error(transparent)]
+    #[error("database: {}", flux_shared::db::describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
     #[error(transparent)]
     Connect(#[from] flux_shared::db::DbError),
