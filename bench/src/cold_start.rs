@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use flux_local::runtime_api::{api_gateway_event, http_reply, Outcome, RuntimeApi};
+use flux_local::runtime_api::{api_gateway_event, http_reply, s3_event, Outcome, RuntimeApi};
 use serde_json::{json, Value};
 
 const FUNCTIONS: [&str; 6] = [
@@ -97,12 +97,12 @@ pub async fn run(runs: usize) -> anyhow::Result<()> {
         .and_then(|(_, body)| body["access_token"].as_str().map(String::from))
         .ok_or_else(|| anyhow::anyhow!("register: {registered:?}"))?;
 
-    let unknown_upload = json!({"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "eu-west-1",
-        "eventTime": "2026-11-27T21:00:00.000Z", "eventName": "ObjectCreated:Put",
-        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": stack.s3.bucket, "arn": format!("arn:aws:s3:::{}", stack.s3.bucket)},
-               "object": {"key": format!("uploads/{}/{}.csv", uuid::Uuid::new_v4(), uuid::Uuid::new_v4()), "size": 10}}
-    }]});
+    let unknown = format!(
+        "uploads/{}/{}.csv",
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4()
+    );
+    let unknown_upload = s3_event(&stack.s3.bucket, &[(&unknown, 10)]);
     let events: Vec<(&str, Value)> = vec![
         ("health", api_gateway_event("GET", "/health", None, None)),
         (

@@ -307,3 +307,40 @@ pub fn http_reply(outcome: &Outcome) -> Option<(u16, Value)> {
         .unwrap_or(Value::Null);
     Some((status, body))
 }
+
+/// An S3 `ObjectCreated:Put` notification for `objects` (key and size), in
+/// one batch, shaped as S3 sends it to Lambda (keys URL-encoded).
+pub fn s3_event(bucket: &str, objects: &[(&str, usize)]) -> Value {
+    let records: Vec<Value> = objects
+        .iter()
+        .enumerate()
+        .map(|(i, (key, size))| {
+            let encoded: String =
+                percent_encoding::utf8_percent_encode(key, S3_KEY_ESCAPES).to_string();
+            serde_json::json!({
+                "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "eu-west-1",
+                "eventTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": "AWS:AROAEXAMPLE:uploader"},
+                "requestParameters": {"sourceIPAddress": "203.0.113.7"},
+                "responseElements": {"x-amz-request-id": format!("C3D13FE58DE4C81{i}"),
+                                     "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
+                "s3": {"s3SchemaVersion": "1.0", "configurationId": "csv-ingest",
+                       "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3NL1KOZZKEXAMPLE"},
+                                  "arn": format!("arn:aws:s3:::{bucket}")},
+                       "object": {"key": encoded, "size": size,
+                                  "eTag": "d41d8cd98f00b204e9800998ecf8427e",
+                                  "sequencer": format!("0055AED6DCD90281E{i}")}}
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}
+
+/// What S3 escapes in event keys: everything but unreserved characters and `/`.
+const S3_KEY_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');

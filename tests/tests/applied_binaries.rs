@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use flux_local::runtime_api::Outcome;
+use flux_local::runtime_api::{s3_event, Outcome};
 use flux_tests::lambda::Running;
 use flux_tests::TestDb;
 use serde_json::{json, Value};
@@ -22,7 +22,10 @@ fn applied_environment(state: &Value, function: &str) -> HashMap<String, String>
         for resource in module["resources"].as_array().cloned().unwrap_or_default() {
             let values = &resource["values"];
             if resource["type"] == "aws_lambda_function"
-                && values["function_name"].as_str().unwrap().ends_with(&format!("-{function}"))
+                && values["function_name"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("-{function}"))
             {
                 return values["environment"][0]["variables"]
                     .as_object()
@@ -32,7 +35,12 @@ fn applied_environment(state: &Value, function: &str) -> HashMap<String, String>
                     .collect();
             }
         }
-        modules.extend(module["child_modules"].as_array().cloned().unwrap_or_default());
+        modules.extend(
+            module["child_modules"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
     }
     panic!("no Lambda for {function} in the applied state")
 }
@@ -45,9 +53,27 @@ fn master_username(state: &Value) -> String {
                 return resource["values"]["username"].as_str().unwrap().to_string();
             }
         }
-        modules.extend(module["child_modules"].as_array().cloned().unwrap_or_default());
+        modules.extend(
+            module["child_modules"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
     }
     panic!("no database in the applied state")
+}
+
+fn s3(endpoint: &str) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "moto", "moto", None, None, "static",
+        ))
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
 }
 
 async fn secrets_manager(endpoint: &str) -> aws_sdk_secretsmanager::Client {
@@ -65,11 +91,14 @@ async fn secrets_manager(endpoint: &str) -> aws_sdk_secretsmanager::Client {
 #[tokio::test]
 async fn the_binaries_serve_on_the_applied_environment() {
     let state: Value = serde_json::from_str(
-        &std::fs::read_to_string(std::env::var("FLUX_TF_LIVE_STATE").expect("FLUX_TF_LIVE_STATE; run .ci/terraform"))
-            .unwrap(),
+        &std::fs::read_to_string(
+            std::env::var("FLUX_TF_LIVE_STATE").expect("FLUX_TF_LIVE_STATE; run .ci/terraform"),
+        )
+        .unwrap(),
     )
     .unwrap();
-    let endpoint = std::env::var("FLUX_TF_LIVE_ENDPOINT").expect("FLUX_TF_LIVE_ENDPOINT; run .ci/terraform");
+    let endpoint =
+        std::env::var("FLUX_TF_LIVE_ENDPOINT").expect("FLUX_TF_LIVE_ENDPOINT; run .ci/terraform");
     let db = TestDb::new().await;
     let local: tokio_postgres::Config = db.owner_url.parse().unwrap();
     let host = match &local.get_hosts()[0] {
@@ -99,7 +128,12 @@ async fn the_binaries_serve_on_the_applied_environment() {
     let secrets = secrets_manager(&endpoint).await;
     let owner_secret = &environment("migrate")["DB_OWNER_SECRET_ID"];
     let master = master_username(&state);
-    let held = secrets.get_secret_value().secret_id(owner_secret).send().await.ok();
+    let held = secrets
+        .get_secret_value()
+        .secret_id(owner_secret)
+        .send()
+        .await
+        .ok();
     let held_user = held
         .and_then(|v| v.secret_string().map(String::from))
         .and_then(|v| serde_json::from_str::<Value>(&v).ok())
@@ -115,7 +149,12 @@ async fn the_binaries_serve_on_the_applied_environment() {
     }
     let keys_secret = environment("auth")["AUTH_KEYS_SECRET_ID"].clone();
     assert!(
-        secrets.get_secret_value().secret_id(&keys_secret).send().await.is_err(),
+        secrets
+            .get_secret_value()
+            .secret_id(&keys_secret)
+            .send()
+            .await
+            .is_err(),
         "Terraform must not have given the signing keys a value"
     );
 
@@ -126,13 +165,20 @@ async fn the_binaries_serve_on_the_applied_environment() {
         failed => panic!("migrate failed: {failed:?}"),
     };
     let kid = outcome["active_kid"].as_str().unwrap().to_string();
-    let stored = secrets.get_secret_value().secret_id(&keys_secret).send().await.unwrap();
+    let stored = secrets
+        .get_secret_value()
+        .secret_id(&keys_secret)
+        .send()
+        .await
+        .unwrap();
     assert!(stored.secret_string().unwrap().contains(&kid));
 
     let auth = Running::ready("auth", &environment("auth")).await;
     let register = json!({"email": "applied@example.com", "password": "a long enough password 1",
                           "restaurant_name": "Applied"});
-    let (status, body) = auth.http("POST", "/auth/register", None, Some(register)).await;
+    let (status, body) = auth
+        .http("POST", "/auth/register", None, Some(register))
+        .await;
     assert_eq!(status, 201, "{body}");
     let token = body["access_token"].as_str().unwrap().to_string();
     let (status, me) = auth.http("GET", "/auth/me", Some(&token), None).await;
@@ -141,40 +187,91 @@ async fn the_binaries_serve_on_the_applied_environment() {
     let uploads = Running::ready("data-upload", &environment("data-upload")).await;
     let csv = "order_id,ordered_at,item,quantity,unit_price\nA1,2026-01-29 20:00,Soup,2,4.50\n";
     let request = json!({"filename": "applied.csv", "size_bytes": csv.len()});
-    let (status, created) = uploads.http("POST", "/uploads", Some(&token), Some(request)).await;
+    let (status, created) = uploads
+        .http("POST", "/uploads", Some(&token), Some(request))
+        .await;
     assert_eq!(status, 201, "{created}");
     let mut put = reqwest::Client::new().put(created["upload_url"].as_str().unwrap());
     for (name, value) in created["upload_headers"].as_object().unwrap() {
         put = put.header(name, value.as_str().unwrap());
     }
+    // The bucket refuses anything but TLS (DenyInsecureTransport), and moto
+    // enforces it: on loopback, where moto speaks plain HTTP, that one
+    // statement goes. (The contract test checks the policy in the state.)
+    let bucket = environment("csv-ingest")["UPLOADS_BUCKET"].clone();
+    s3(&endpoint)
+        .delete_bucket_policy()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
     let stored = put.body(csv).send().await.unwrap();
-    assert!(stored.status().is_success(), "PUT to moto's S3: {}", stored.status());
+    let status = stored.status();
+    assert!(
+        status.is_success(),
+        "PUT to moto's S3: {status} {}",
+        stored.text().await.unwrap_or_default()
+    );
 
     // The event S3 sends for it, batched with a key that matches nothing.
-    let bucket = &environment("csv-ingest")["UPLOADS_BUCKET"];
-    let record = |key: &str| {
-        json!({"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "eu-west-1",
-               "eventTime": "2026-11-27T21:00:00.000Z", "eventName": "ObjectCreated:Put",
-               "s3": {"s3SchemaVersion": "1.0",
-                      "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
-                      "object": {"key": key, "size": csv.len()}}})
-    };
     let id = created["upload"]["id"].as_str().unwrap();
-    let key = format!("uploads/{}/{id}.csv", me["restaurant"]["id"].as_str().unwrap());
-    let stranger = format!("uploads/{}/{}.csv", uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let key = format!(
+        "uploads/{}/{id}.csv",
+        me["restaurant"]["id"].as_str().unwrap()
+    );
+    let stranger = format!(
+        "uploads/{}/{}.csv",
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4()
+    );
+    let event = s3_event(&bucket, &[(&key, csv.len()), (&stranger, 10)]);
     let ingest = Running::ready("csv-ingest", &environment("csv-ingest")).await;
-    let outcome = ingest.invoke(json!({"Records": [record(&key), record(&stranger)]})).await;
+    let outcome = ingest.invoke(event).await;
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
-    let (status, upload) = uploads.http("GET", &format!("/uploads/{id}"), Some(&token), None).await;
+    let (status, upload) = uploads
+        .http("GET", &format!("/uploads/{id}"), Some(&token), None)
+        .await;
     assert_eq!(status, 200, "{upload}");
-    assert_eq!((upload["status"].as_str(), upload["rows_ingested"].as_i64()), (Some("completed"), Some(1)), "{upload}");
+    assert_eq!(
+        (upload["status"].as_str(), upload["rows_ingested"].as_i64()),
+        (Some("completed"), Some(1)),
+        "{upload}"
+    );
 
     let sales = Running::ready("sales", &environment("sales")).await;
-    let (status, body) = sales.http("GET", "/sales/transactions", Some(&token), None).await;
+    let january = "/sales/transactions?from=2026-01-01&to=2026-01-31";
+    let (status, body) = sales.http("GET", january, Some(&token), None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["items"].as_array().map(Vec::len), Some(1), "{body}");
 
     let health = Running::ready("health", &environment("health")).await;
     let (status, body) = health.http("GET", "/health", None, None).await;
     assert_eq!(status, 200, "{body}");
+
+    // What this test stored goes, every version of it, so that the
+    // environment can be destroyed (the bucket is never force-destroyed).
+    let s3 = s3(&endpoint);
+    let versions = s3
+        .list_object_versions()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let stored = versions
+        .versions()
+        .iter()
+        .map(|v| (v.key(), v.version_id()));
+    let markers = versions
+        .delete_markers()
+        .iter()
+        .map(|m| (m.key(), m.version_id()));
+    for (key, version) in stored.chain(markers) {
+        s3.delete_object()
+            .bucket(&bucket)
+            .key(key.unwrap())
+            .set_version_id(version.map(String::from))
+            .send()
+            .await
+            .unwrap();
+    }
 }

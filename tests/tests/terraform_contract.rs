@@ -525,3 +525,22 @@ fn no_secret_value_is_in_the_state() {
         }
     }
 }
+
+#[test]
+fn the_uploads_bucket_refuses_plain_http() {
+    for (env, state) in states() {
+        let policies: Vec<Value> = state
+            .of_type("aws_s3_bucket_policy")
+            .map(|p| serde_json::from_str(p["policy"].as_str().unwrap()).unwrap())
+            .collect();
+        let denies_http = policies.iter().any(|policy| {
+            policy["Statement"].as_array().unwrap().iter().any(|s| {
+                s["Effect"] == "Deny" && s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+            })
+        });
+        assert!(
+            denies_http,
+            "{env}: the uploads bucket must deny insecure transport"
+        );
+    }
+}
