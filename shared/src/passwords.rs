@@ -9,6 +9,13 @@ pub const MEMORY_KIB: u32 = 19_456;
 pub const ITERATIONS: u32 = 2;
 pub const PARALLELISM: u32 = 1;
 
+/// The hash of a random password nobody kept, with the parameters above:
+/// sign-in verifies against it when the email is unknown, so both paths
+/// cost the same. A constant, so that a cold start hashes nothing (a test
+/// holds it to the current parameters).
+pub const UNKNOWN_ACCOUNT_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$pRrK+g0FcNU7a1xvXXBbyA$0JmxiUwalhBNupvfIr45p40Hz5txut3TMsfPpuFHyGE";
+
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
     #[error("stored password hash is malformed")]
@@ -65,6 +72,20 @@ pub async fn verify(password: String, phc: String) -> Result<Verification, Passw
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_unknown_account_hash_costs_what_a_real_one_does() {
+        let checked = verify("anything".into(), UNKNOWN_ACCOUNT_HASH.into())
+            .await
+            .unwrap();
+        assert_eq!(
+            checked,
+            Verification {
+                matches: false,
+                needs_rehash: false
+            }
+        );
+    }
 
     #[tokio::test]
     async fn hashes_verify_and_carry_owasp_parameters() {

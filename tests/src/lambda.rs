@@ -11,47 +11,34 @@ use serde_json::Value;
 
 pub const WITHIN: Duration = Duration::from_secs(30);
 
-/// target/<profile>/<name>, built by `cargo test --workspace` with this test.
+/// target/<profile>/<name>, as `cargo build` makes it. `cargo test` builds
+/// the function crates' binaries only as unit-test harnesses, so the first
+/// use builds the real ones (the same profile and features as the tests),
+/// once per test process.
 fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo test --workspace`",
-        path.display()
-    );
-    // `cargo test -p flux-tests` alone does not rebuild the functions' binaries.
-    let built = std::fs::metadata(&path).unwrap().modified().unwrap();
+    static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap();
-    for dir in [
-        root.join("functions").join(name).join("src"),
-        root.join("shared/src"),
-    ] {
-        let newest = newest_file(&dir);
-        assert!(
-            newest <= built,
-            "{} is older than its sources: run `cargo test --workspace`",
-            path.display()
-        );
+    let built = BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(root)
+            .args(["build", "--workspace", "--bins", "--quiet"])
+            .status()
+            .map_err(|e| e.to_string())?;
+        status
+            .success()
+            .then_some(())
+            .ok_or_else(|| format!("cargo build: {status}"))
+    });
+    if let Err(e) = built {
+        panic!("building the function binaries failed: {e}");
     }
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(path.exists(), "{} was not built", path.display());
     path
-}
-
-fn newest_file(dir: &std::path::Path) -> std::time::SystemTime {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .map(|p| {
-            if p.is_dir() {
-                newest_file(&p)
-            } else {
-                std::fs::metadata(&p).unwrap().modified().unwrap()
-            }
-        })
-        .max()
-        .unwrap_or(std::time::SystemTime::UNIX_EPOCH)
 }
 
 pub struct Running {

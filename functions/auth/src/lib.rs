@@ -71,8 +71,6 @@ pub struct AuthState {
     pub limits: LoginLimits,
     /// Use `x-forwarded-for` for the client address (only behind a proxy we run).
     pub trust_forwarded_for: bool,
-    /// Verified against when the email is unknown, so both paths cost the same.
-    dummy_hash: String,
 }
 
 impl AuthState {
@@ -82,9 +80,6 @@ impl AuthState {
         tokens: TokenConfig,
         keys: KeyRing,
     ) -> Result<Self, AuthError> {
-        let mut filler = [0u8; 24];
-        aws_lc_rs::rand::fill(&mut filler).expect("system randomness");
-        let dummy_hash = passwords::hash(format!("{filler:?}")).await?;
         Ok(Self {
             http,
             pool,
@@ -93,7 +88,6 @@ impl AuthState {
             sessions: SessionPolicy::default(),
             limits: LoginLimits::default(),
             trust_forwarded_for: false,
-            dummy_hash,
         })
     }
 
@@ -217,11 +211,13 @@ async fn login(state: &AuthState, req: &Request, meta: &RequestMeta) -> Result<R
     };
     let phc = candidate
         .as_ref()
-        .map_or(&state.dummy_hash, |c| &c.password_hash);
+        .map_or(passwords::UNKNOWN_ACCOUNT_HASH, |c| {
+            c.password_hash.as_str()
+        });
     let password = Some(body.password)
         .filter(|p| p.len() <= MAX_LOGIN_PASSWORD_BYTES)
         .unwrap_or_default();
-    let verification = passwords::verify(password.clone(), phc.clone())
+    let verification = passwords::verify(password.clone(), phc.to_string())
         .await
         .map_err(AuthError::from)?;
     let Some(candidate) = candidate.filter(|_| verification.matches && !password.is_empty()) else {
