@@ -35,7 +35,9 @@ case "${1:-}" in
   migrate)
     read -r name version < <(releases | python3 -c 'import json, sys
 m = json.load(sys.stdin)["migrate"]; print(m["name"], m["version"])')
+    # The read timeout outlasts migrate's own 300 s; no retry of a slow one.
     aws lambda invoke --function-name "$name" --qualifier "$version" \
+      --cli-read-timeout 330 --cli-connect-timeout 10 \
       --cli-binary-format raw-in-base64-out --payload '{}' migrate-result.json >migrate-meta.json
     cat migrate-result.json
     echo
