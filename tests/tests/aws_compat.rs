@@ -44,7 +44,7 @@ async fn secrets_manager_holds_the_database_credentials_the_functions_connect_wi
         .send()
         .await
         .expect("create the secret");
-    let secrets = Secrets::aws(client);
+    let secrets = std::sync::Arc::new(Secrets::aws(client));
 
     // The cloud configuration: host, port and name from the environment,
     // user and password from the secret.
@@ -97,6 +97,7 @@ async fn an_upload_round_trips_through_an_independent_s3() {
         s3_endpoint: Some(moto()),
         allowed_origins: vec![],
         on_object_created: None,
+        access_token_ttl: None,
     })
     .await
     .expect("start the local stack");
