@@ -45,7 +45,7 @@ locals {
     }
     health = {
       memory_mb            = 128
-      timeout_s            = 5
+      timeout_s            = 10 # above the proxy's 5 s borrow timeout: a slow pool answers 503, not a killed Lambda
       reserved_concurrency = 10
       secrets              = ["db_app"]
       variables            = concat(local.db, ["ALLOWED_ORIGINS"])

@@ -544,3 +544,70 @@ fn the_uploads_bucket_refuses_plain_http() {
         );
     }
 }
+
+/// The review's operational fixes, as applied: a revert of any of them fails here.
+#[test]
+fn timeouts_alarms_keys_and_recovery_are_as_the_review_fixed_them() {
+    for (env, state) in states() {
+        // A statement ends before its Lambda is killed.
+        for (name, _) in functions() {
+            let lambda = lambda(&state, name);
+            let timeout_ms = lambda["timeout"].as_u64().unwrap() * 1000;
+            if let Some(statement) = environment(lambda).get("DB_STATEMENT_TIMEOUT_MS") {
+                let statement: u64 = statement.parse().unwrap();
+                assert!(
+                    statement < timeout_ms,
+                    "{env}/{name}: statement {statement} ms vs Lambda {timeout_ms} ms"
+                );
+            }
+        }
+        // The proxy gives up on a connection before an API function's Lambda does.
+        let api_timeout_s = ["auth", "data-upload", "sales", "health"]
+            .iter()
+            .map(|f| lambda(&state, f)["timeout"].as_u64().unwrap())
+            .min()
+            .unwrap();
+        for group in state.of_type("aws_db_proxy_default_target_group") {
+            let borrow = group["connection_pool_config"][0]["connection_borrow_timeout"]
+                .as_u64()
+                .unwrap();
+            assert!(
+                borrow < api_timeout_s,
+                "{env}: proxy borrow timeout {borrow} s"
+            );
+        }
+        // CloudWatch may use the key of the topic it publishes alarms to.
+        let cloudwatch_may_encrypt = state.of_type("aws_kms_key").any(|key| {
+            let policy: Value = serde_json::from_str(key["policy"].as_str().unwrap()).unwrap();
+            policy["Statement"].as_array().unwrap().iter().any(|s| {
+                s["Effect"] == "Allow"
+                    && strings(&s["Principal"]["Service"])
+                        .iter()
+                        .any(|p| p == "cloudwatch.amazonaws.com")
+                    && strings(&s["Action"])
+                        .iter()
+                        .any(|a| glob(a, "kms:GenerateDataKey"))
+                    && strings(&s["Action"]).iter().any(|a| a == "kms:Decrypt")
+            })
+        });
+        assert!(
+            cloudwatch_may_encrypt,
+            "{env}: alarms could not publish to the encrypted topic"
+        );
+        // Someone is told: staging and prod page a person.
+        let subscriptions = state.of_type("aws_sns_topic_subscription").count();
+        if env != "dev" {
+            assert!(subscriptions >= 1, "{env}: alarms reach nobody");
+        }
+        // A disposable dev re-creates its secrets under the same names at once.
+        if env == "dev" {
+            for secret in state.of_type("aws_secretsmanager_secret") {
+                assert_eq!(
+                    secret["recovery_window_in_days"], 0,
+                    "{env}: {}",
+                    secret["name"]
+                );
+            }
+        }
+    }
+}
