@@ -4,6 +4,7 @@
 //! stack spawned in-process on free ports.
 
 pub mod lambda;
+pub mod terraform;
 
 use std::path::PathBuf;
 use std::sync::Arc;

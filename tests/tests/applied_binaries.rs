@@ -13,54 +13,30 @@ use std::collections::HashMap;
 
 use flux_local::runtime_api::{s3_event, Outcome};
 use flux_tests::lambda::Running;
+use flux_tests::terraform::State;
 use flux_tests::TestDb;
 use serde_json::{json, Value};
 
-fn applied_environment(state: &Value, function: &str) -> HashMap<String, String> {
-    let mut modules = vec![state["values"]["root_module"].clone()];
-    while let Some(module) = modules.pop() {
-        for resource in module["resources"].as_array().cloned().unwrap_or_default() {
-            let values = &resource["values"];
-            if resource["type"] == "aws_lambda_function"
-                && values["function_name"]
-                    .as_str()
-                    .unwrap()
-                    .ends_with(&format!("-{function}"))
-            {
-                return values["environment"][0]["variables"]
-                    .as_object()
-                    .unwrap()
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                    .collect();
-            }
-        }
-        modules.extend(
-            module["child_modules"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default(),
-        );
-    }
-    panic!("no Lambda for {function} in the applied state")
+fn applied_environment(state: &State, function: &str) -> HashMap<String, String> {
+    let suffix = format!("-{function}");
+    let lambda = state
+        .of_type("aws_lambda_function")
+        .find(|f| f["function_name"].as_str().unwrap().ends_with(&suffix))
+        .unwrap_or_else(|| panic!("no Lambda for {function} in the applied state"));
+    lambda["environment"][0]["variables"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect()
 }
 
-fn master_username(state: &Value) -> String {
-    let mut modules = vec![state["values"]["root_module"].clone()];
-    while let Some(module) = modules.pop() {
-        for resource in module["resources"].as_array().cloned().unwrap_or_default() {
-            if resource["type"] == "aws_db_instance" {
-                return resource["values"]["username"].as_str().unwrap().to_string();
-            }
-        }
-        modules.extend(
-            module["child_modules"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default(),
-        );
-    }
-    panic!("no database in the applied state")
+fn master_username(state: &State) -> String {
+    let db = state
+        .of_type("aws_db_instance")
+        .next()
+        .expect("a database in the applied state");
+    db["username"].as_str().unwrap().to_string()
 }
 
 fn s3(endpoint: &str) -> aws_sdk_s3::Client {
@@ -90,13 +66,9 @@ async fn secrets_manager(endpoint: &str) -> aws_sdk_secretsmanager::Client {
 
 #[tokio::test]
 async fn the_binaries_serve_on_the_applied_environment() {
-    let state: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            std::env::var("FLUX_TF_LIVE_STATE").expect("FLUX_TF_LIVE_STATE; run .ci/terraform"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let state = State::read(std::path::Path::new(
+        &std::env::var("FLUX_TF_LIVE_STATE").expect("FLUX_TF_LIVE_STATE; run .ci/terraform"),
+    ));
     let endpoint =
         std::env::var("FLUX_TF_LIVE_ENDPOINT").expect("FLUX_TF_LIVE_ENDPOINT; run .ci/terraform");
     let db = TestDb::new().await;

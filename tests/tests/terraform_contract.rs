@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use flux_shared::routes::Route;
+use flux_tests::terraform::State;
 use serde_json::Value;
 
 /// The routes anyone may call (API.md); every other route needs a token.
@@ -76,45 +77,6 @@ fn functions() -> BTreeMap<&'static str, Function> {
             },
         ),
     ])
-}
-
-/// Every resource of a `terraform show -json` document, modules included.
-struct State {
-    resources: Vec<Value>,
-    raw: String,
-}
-
-impl State {
-    fn read(path: &std::path::Path) -> Self {
-        let raw = std::fs::read_to_string(path).unwrap();
-        let doc: Value = serde_json::from_str(&raw).unwrap();
-        let mut resources = Vec::new();
-        let mut modules = vec![doc["values"]["root_module"].clone()];
-        while let Some(module) = modules.pop() {
-            resources.extend(module["resources"].as_array().cloned().unwrap_or_default());
-            modules.extend(
-                module["child_modules"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default(),
-            );
-        }
-        Self { resources, raw }
-    }
-
-    fn of_type(&self, kind: &str) -> impl Iterator<Item = &Value> {
-        let kind = kind.to_string();
-        self.resources
-            .iter()
-            .filter(move |r| r["type"] == kind.as_str() && r["mode"] == "managed")
-            .map(|r| &r["values"])
-    }
-
-    fn one(&self, kind: &str, key: &str, value: &str) -> &Value {
-        let found: Vec<&Value> = self.of_type(kind).filter(|r| r[key] == value).collect();
-        assert_eq!(found.len(), 1, "one {kind} with {key} = {value}: {found:?}");
-        found[0]
-    }
 }
 
 /// A role's inline policy statements, as (actions, resources) of each Allow.

@@ -257,11 +257,13 @@ struct RefreshBody {
 async fn refresh(state: &AuthState, req: &Request) -> Result<Response, Problem> {
     let body: RefreshBody = http::json_body(req)?;
     let presented = RefreshToken(body.refresh_token);
+    // One reading of the keys for the whole exchange.
+    let keys = state.keys.current().await;
     let mut client = state.pool.get().await.map_err(AuthError::from)?;
     let outcome = sessions::rotate(
         &mut client,
         &presented,
-        &state.keys.current().await.auth.refresh_token_key,
+        &keys.auth.refresh_token_key,
         &state.sessions,
     )
     .await
@@ -275,7 +277,7 @@ async fn refresh(state: &AuthState, req: &Request) -> Result<Response, Problem> 
             let response = token_response(
                 &mut client,
                 &state.tokens,
-                &state.keys.current().await.auth,
+                &keys.auth,
                 restaurant,
                 user_id,
                 session,
