@@ -17,9 +17,9 @@ use lambda_http::aws_lambda_events::apigw::{
 use lambda_http::request::RequestContext;
 use lambda_http::Body;
 
-use flux_shared::http::{self as api, HttpConfig, Request, Response};
+use flux_shared::http::{self as api, HttpConfig, Request, Response, Routed};
 use flux_shared::problem::Problem;
-use flux_shared::routes::Route;
+use flux_shared::routes::{NoOperation, Route};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -84,7 +84,16 @@ impl Gateway {
             None if crate::site::serves(&path) => crate::site::handle(&self.http, req).await,
             // No function owns the path: the same 404 problem, with all the
             // conventions, that any function gives.
-            None => api::serve(&self.http, &[], req, async |_, _| Err(Problem::not_found())).await,
+            None => {
+                api::serve(
+                    &self.http,
+                    req,
+                    async |routed: Routed<NoOperation>, _| -> Result<Response, Problem> {
+                        match routed.operation {}
+                    },
+                )
+                .await
+            }
         };
         to_hyper(response)
     }

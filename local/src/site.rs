@@ -4,15 +4,19 @@
 
 use flux_shared::http::{self as api, HttpConfig, Request, Response, Routed};
 use flux_shared::problem::Problem;
-use flux_shared::routes::Route;
+use flux_shared::routes::{Operation, Route};
 use http::{HeaderValue, StatusCode};
 use lambda_http::Body;
 
-pub const ROUTES: &[Route] = &[
-    Route::get("/"),
-    Route::get("/dashboard/{file}"),
-    Route::get("/openapi.json"),
-];
+flux_shared::operations! {
+    enum Page {
+        Index => get "/",
+        DashboardFile => get "/dashboard/{file}",
+        OpenApi => get "/openapi.json",
+    }
+}
+
+const ROUTES: &[Route] = <Page as Operation>::ROUTES;
 
 /// The API's OpenAPI document, as checked in (a test keeps it true to the
 /// route tables).
@@ -72,32 +76,39 @@ pub fn serves(path: &str) -> bool {
 }
 
 pub async fn handle(config: &HttpConfig, req: Request) -> Response {
-    api::serve(config, ROUTES, req, async |routed: Routed, _req| {
-        if routed.route.path == "/openapi.json" {
-            let document: serde_json::Value =
-                serde_json::from_str(OPENAPI).map_err(|e| api::internal_error(&e))?;
-            return api::json_response(StatusCode::OK, &document);
-        }
-        let name = routed.params.get("file").unwrap_or("index.html");
-        let (_, content_type, text) = FILES
-            .iter()
-            .find(|(file, _, _)| *file == name)
-            .ok_or_else(Problem::not_found)?;
-        let mut response = http::Response::new(Body::Text(text.to_string()));
-        let headers = response.headers_mut();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static(content_type),
-        );
-        headers.insert(
-            http::header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
-        );
-        headers.insert(
-            http::header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        );
-        Ok(response)
-    })
+    api::serve(
+        config,
+        req,
+        async |routed: Routed<Page>, _req| -> Result<Response, Problem> {
+            let name = match routed.operation {
+                Page::OpenApi => {
+                    let document: serde_json::Value =
+                        serde_json::from_str(OPENAPI).map_err(|e| api::internal_error(&e))?;
+                    return Ok(api::json_response(StatusCode::OK, &document));
+                }
+                Page::Index => "index.html",
+                Page::DashboardFile => routed.params.get("file").unwrap_or_default(),
+            };
+            let (_, content_type, text) = FILES
+                .iter()
+                .find(|(file, _, _)| *file == name)
+                .ok_or_else(Problem::not_found)?;
+            let mut response = http::Response::new(Body::Text(text.to_string()));
+            let headers = response.headers_mut();
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type),
+            );
+            headers.insert(
+                http::header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache"),
+            );
+            headers.insert(
+                http::header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CSP),
+            );
+            Ok(response)
+        },
+    )
     .await
 }

@@ -14,6 +14,7 @@ use crate::config::{self, ConfigError, Vars};
 use crate::secrets::{ExposeSecret, Secrets, SecretsError};
 
 pub use deadpool_postgres::{Object as Connection, PoolError};
+pub use tokio_postgres::Error as PgError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -21,10 +22,15 @@ pub enum DbError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Secrets(#[from] SecretsError),
+    #[error("reading the CA bundle {}: {source}", path.display())]
+    CaBundle {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("TLS setup failed: {0}")]
-    Tls(String),
+    Tls(#[from] rustls::Error),
     #[error("connection pool: {0}")]
-    Pool(String),
+    Pool(#[from] deadpool_postgres::BuildError),
     #[error("{}", describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
 }
@@ -215,17 +221,18 @@ impl DbSettings {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         if let Some(path) = extra_ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| DbError::Tls(format!("{}: {e}", path.display())))?;
+            let unreadable = |source| DbError::CaBundle {
+                path: path.clone(),
+                source,
+            };
+            let pem = std::fs::read(path).map_err(unreadable)?;
             for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                let cert = cert.map_err(|e| DbError::Tls(format!("{}: {e}", path.display())))?;
-                roots.add(cert).map_err(|e| DbError::Tls(e.to_string()))?;
+                roots.add(cert.map_err(unreadable)?)?;
             }
         }
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| DbError::Tls(e.to_string()))?
+            .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
             .with_no_client_auth();
         Ok(Some(tokio_postgres_rustls::MakeRustlsConnect::new(config)))
@@ -250,7 +257,7 @@ impl DbSettings {
             .create_timeout(Some(self.connect_timeout))
             .recycle_timeout(Some(self.connect_timeout))
             .build()
-            .map_err(|e| DbError::Pool(e.to_string()))
+            .map_err(DbError::from)
     }
 
     /// One connection outside any pool (migrations, administration).
@@ -369,6 +376,57 @@ fn is_local(pg: &tokio_postgres::Config) -> bool {
         Host::Unix(_) => true,
         Host::Tcp(name) => matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1"),
     })
+}
+
+/// A database failure while serving a request. One rule for every
+/// function: 503 when the database cannot be reached or is overloaded, a
+/// logged 500 otherwise. Domain errors hold it and `?` both causes into it
+/// (see [`crate::database_errors!`]).
+#[derive(Debug, thiserror::Error)]
+pub enum DbFailure {
+    #[error("database pool: {0}")]
+    Pool(#[from] PoolError),
+    #[error("database: {}", describe(.0))]
+    Query(#[from] tokio_postgres::Error),
+}
+
+impl DbFailure {
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DbFailure::Pool(e) => is_unavailable(e),
+            DbFailure::Query(e) => is_unreachable(e),
+        }
+    }
+}
+
+impl From<DbFailure> for crate::problem::Problem {
+    fn from(failure: DbFailure) -> Self {
+        if failure.is_unavailable() {
+            tracing::warn!(error = %failure, "database unavailable");
+            crate::problem::Problem::unavailable()
+        } else {
+            crate::http::internal_error(&failure)
+        }
+    }
+}
+
+/// `From` the pool's and the driver's errors into `$error::$variant`
+/// (a [`DbFailure`]), so a handler `?`s `pool.get()` and queries alike.
+#[macro_export]
+macro_rules! database_errors {
+    ($error:ident :: $variant:ident) => {
+        impl From<$crate::db::PoolError> for $error {
+            fn from(error: $crate::db::PoolError) -> Self {
+                $error::$variant(error.into())
+            }
+        }
+
+        impl From<$crate::db::PgError> for $error {
+            fn from(error: $crate::db::PgError) -> Self {
+                $error::$variant(error.into())
+            }
+        }
+    };
 }
 
 /// True when the error means the database is unreachable or overloaded

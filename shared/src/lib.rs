@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod emails;
 pub mod http;
+pub mod ids;
 pub mod pages;
 pub mod passwords;
 pub mod problem;

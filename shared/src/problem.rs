@@ -212,6 +212,10 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// A problem is also the error of a request refused before any domain
+/// logic (a malformed body, a missing token): domains pass it through.
+impl std::error::Error for Problem {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

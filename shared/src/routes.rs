@@ -1,6 +1,8 @@
-//! Route tables. Each function publishes the routes it serves; the function
-//! dispatches on them, the local stack uses them to pick a function, and the
-//! infrastructure tests check API Gateway wires exactly these.
+//! Route tables. Each function declares its operations with [`operations!`]:
+//! an enum with one variant per route, from which its route table is made.
+//! The function `match`es the enum (so a route without a handler does not
+//! compile), the local stack uses the table to pick a function, and the
+//! infrastructure tests check API Gateway wires exactly these routes.
 
 use http::Method;
 
@@ -63,6 +65,55 @@ impl Route {
     }
 }
 
+/// A function's operations, one per route of [`Operation::ROUTES`].
+pub trait Operation: Copy + Send + 'static {
+    /// The route table, in the order of [`Operation::ALL`].
+    const ROUTES: &'static [Route];
+    const ALL: &'static [Self];
+}
+
+/// No operations at all: serving it answers every path with the API's 404
+/// (the local stack's answer for a path no function owns).
+#[derive(Clone, Copy, Debug)]
+pub enum NoOperation {}
+
+impl Operation for NoOperation {
+    const ROUTES: &'static [Route] = &[];
+    const ALL: &'static [Self] = &[];
+}
+
+/// Declares a function's operations and their routes:
+///
+/// ```
+/// flux_shared::operations! {
+///     pub enum Operation {
+///         List => get "/things",
+///         Show => get "/things/{id}",
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! operations {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident => $method:ident $path:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        $vis enum $name {
+            $($(#[$variant_meta])* $variant),+
+        }
+
+        impl $crate::routes::Operation for $name {
+            const ROUTES: &'static [$crate::routes::Route] =
+                &[$($crate::routes::Route::$method($path)),+];
+            const ALL: &'static [Self] = &[$(Self::$variant),+];
+        }
+    };
+}
+
 /// Path parameters, by template name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Params(Vec<(&'static str, String)>);
@@ -78,7 +129,8 @@ impl Params {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Matched {
-    Route(Route, Params),
+    /// The index of the route in the table, and its parameters.
+    Route(usize, Params),
     /// The path exists but not for this method; the methods it has.
     MethodNotAllowed(Vec<&'static str>),
     NotFound,
@@ -86,10 +138,10 @@ pub enum Matched {
 
 pub fn find(routes: &[Route], method: &Method, path: &str) -> Matched {
     let mut allowed = Vec::new();
-    for route in routes {
+    for (index, route) in routes.iter().enumerate() {
         if let Some(params) = route.params(path) {
             if route.method == method.as_str() {
-                return Matched::Route(*route, params);
+                return Matched::Route(index, params);
             }
             allowed.push(route.method);
         }
@@ -114,11 +166,11 @@ mod tests {
 
     #[test]
     fn templates_match_whole_segments() {
-        let Matched::Route(route, params) = find(ROUTES, &Method::GET, "/uploads/abc/errors")
+        let Matched::Route(index, params) = find(ROUTES, &Method::GET, "/uploads/abc/errors")
         else {
             panic!("no match");
         };
-        assert_eq!(route, Route::get("/uploads/{id}/errors"));
+        assert_eq!(ROUTES[index], Route::get("/uploads/{id}/errors"));
         assert_eq!(params.get("id"), Some("abc"));
         assert_eq!(find(ROUTES, &Method::GET, "/uploads/"), Matched::NotFound);
         assert_eq!(find(ROUTES, &Method::GET, "/uploadsx"), Matched::NotFound);

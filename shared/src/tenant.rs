@@ -2,22 +2,11 @@
 //! `app.restaurant_id`; this sets it for exactly one transaction, so a pooled
 //! connection never carries one caller's restaurant into the next request.
 
-use serde::{Deserialize, Serialize};
 use tokio_postgres::{Client, Transaction};
-use uuid::Uuid;
 
 use crate::tokens::Caller;
 
-/// The restaurant a request acts for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RestaurantId(pub Uuid);
-
-impl std::fmt::Display for RestaurantId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use crate::ids::{RestaurantId, UserId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
@@ -26,7 +15,20 @@ pub enum AccessError {
     #[error("the session of this access token has ended")]
     SessionEnded,
     #[error(transparent)]
-    Database(#[from] tokio_postgres::Error),
+    Database(#[from] crate::db::DbFailure),
+}
+
+crate::database_errors!(AccessError::Database);
+
+impl From<AccessError> for crate::problem::Problem {
+    fn from(error: AccessError) -> Self {
+        match error {
+            AccessError::SessionEnded => {
+                Self::unauthorized("the session of this access token has ended")
+            }
+            AccessError::Database(failure) => failure.into(),
+        }
+    }
 }
 
 /// Starts a transaction scoped to `restaurant`, for work no caller asked
@@ -36,12 +38,22 @@ pub async fn begin(
     restaurant: RestaurantId,
 ) -> Result<Transaction<'_>, tokio_postgres::Error> {
     let tx = client.transaction().await?;
+    scope(&tx, restaurant).await?;
+    Ok(tx)
+}
+
+/// Scopes the rest of an open transaction to `restaurant` (for work that
+/// started its transaction itself, e.g. with a particular isolation level).
+pub async fn scope(
+    tx: &Transaction<'_>,
+    restaurant: RestaurantId,
+) -> Result<(), tokio_postgres::Error> {
     tx.execute(
         "SELECT set_config('app.restaurant_id', $1, true)",
-        &[&restaurant.0.to_string()],
+        &[&restaurant.to_string()],
     )
     .await?;
-    Ok(tx)
+    Ok(())
 }
 
 /// Starts a transaction acting for a verified caller: scoped to their
@@ -55,7 +67,7 @@ pub async fn begin_for<'a>(
     let live: bool = tx
         .query_one(
             "SELECT app_act_for($1, $2, $3)",
-            &[&caller.restaurant_id.0, &caller.session_id, &caller.user_id],
+            &[&caller.restaurant_id, &caller.session_id, &caller.user_id],
         )
         .await?
         .get(0);
@@ -81,16 +93,13 @@ where
     Ok(value)
 }
 
-/// Runs `work` acting for `caller` (see [`begin_for`]), committing when it
-/// returns `Ok` and rolling back otherwise.
-pub async fn with_caller<T, E>(
+/// Runs the queries of `work` acting for `caller` (see [`begin_for`]),
+/// committing when it returns `Ok` and rolling back otherwise.
+pub async fn with_caller<T>(
     client: &mut Client,
     caller: &Caller,
-    work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, E>,
-) -> Result<T, E>
-where
-    E: From<tokio_postgres::Error> + From<AccessError>,
-{
+    work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, tokio_postgres::Error>,
+) -> Result<T, AccessError> {
     let tx = begin_for(client, caller).await?;
     let value = work(&tx).await?;
     tx.commit().await?;

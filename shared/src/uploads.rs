@@ -2,16 +2,51 @@
 //! (`uploads/{restaurant_id}/{upload_id}.csv`) and how to reach the bucket.
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use postgres_types::{FromSql, ToSql};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::config::{self, ConfigError, Vars};
-use crate::tenant::RestaurantId;
+use crate::ids::{RestaurantId, UploadId};
+
+/// Where an upload is in its life (PostgreSQL's `upload_status`, API.md's
+/// `status`). data-upload's `uploads` module creates and ends uploads;
+/// csv-ingest's `store` moves them through ingestion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSql, FromSql)]
+#[serde(rename_all = "snake_case")]
+#[postgres(name = "upload_status", rename_all = "snake_case")]
+pub enum UploadStatus {
+    AwaitingUpload,
+    Processing,
+    Completed,
+    CompletedWithErrors,
+    Failed,
+}
+
+impl UploadStatus {
+    /// As PostgreSQL and the API spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwaitingUpload => "awaiting_upload",
+            Self::Processing => "processing",
+            Self::Completed => "completed",
+            Self::CompletedWithErrors => "completed_with_errors",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for UploadStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The object key of one upload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UploadKey {
     pub restaurant: RestaurantId,
-    pub upload: Uuid,
+    pub upload: UploadId,
 }
 
 impl UploadKey {
@@ -28,7 +63,7 @@ impl UploadKey {
         // Only the canonical spelling: no braces, no uppercase variants.
         let parsed = Self {
             restaurant: RestaurantId(restaurant),
-            upload,
+            upload: UploadId(upload),
         };
         (parsed.object_key() == key).then_some(parsed)
     }
@@ -103,8 +138,8 @@ mod tests {
     #[test]
     fn keys_round_trip_and_reject_anything_else() {
         let key = UploadKey {
-            restaurant: RestaurantId(Uuid::new_v4()),
-            upload: Uuid::new_v4(),
+            restaurant: RestaurantId::new_v4(),
+            upload: UploadId::new_v4(),
         };
         assert_eq!(UploadKey::parse(&key.object_key()), Some(key));
         for bad in [
@@ -125,8 +160,8 @@ mod tests {
             Some("a b+c=.csv")
         );
         let key = UploadKey {
-            restaurant: RestaurantId(Uuid::new_v4()),
-            upload: Uuid::new_v4(),
+            restaurant: RestaurantId::new_v4(),
+            upload: UploadId::new_v4(),
         };
         assert_eq!(UploadKey::from_event_key(&key.object_key()), Some(key));
     }

@@ -1,11 +1,10 @@
 //! Accounts in the database: a restaurant with its first user, the user a
 //! sign-in names, and the profile a token response shows.
 
-use flux_shared::tenant::{self, RestaurantId};
+use flux_shared::tenant::{self, RestaurantId, UserId};
 use flux_shared::tokens::Role;
 use serde::Serialize;
 use tokio_postgres::Client;
-use uuid::Uuid;
 
 use crate::error::{is_unique_violation, AuthError};
 use crate::input::{Email, LoginEmail, RestaurantName, TimeZone};
@@ -13,15 +12,15 @@ use crate::sessions::{self, Session, SessionPolicy};
 
 #[derive(Serialize)]
 pub struct UserView {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: String,
     pub role: Role,
-    pub restaurant_id: Uuid,
+    pub restaurant_id: RestaurantId,
 }
 
 #[derive(Serialize)]
 pub struct RestaurantView {
-    pub id: Uuid,
+    pub id: RestaurantId,
     pub name: String,
     pub timezone: String,
 }
@@ -36,7 +35,7 @@ pub struct Registration {
 
 /// Who was registered, and the session they are signed in with.
 pub struct Registered {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub restaurant: RestaurantId,
     pub session: Session,
 }
@@ -46,13 +45,13 @@ pub async fn register(
     registration: &Registration,
     policy: &SessionPolicy,
 ) -> Result<Registered, AuthError> {
-    let restaurant = RestaurantId(Uuid::new_v4());
-    let user_id = Uuid::new_v4();
+    let restaurant = RestaurantId::new_v4();
+    let user_id = UserId::new_v4();
     let tx = tenant::begin(client, restaurant).await?;
     tx.execute(
         "INSERT INTO restaurants (id, name, timezone) VALUES ($1, $2, $3)",
         &[
-            &restaurant.0,
+            &restaurant,
             &registration.restaurant_name.as_str(),
             &registration.timezone.as_str(),
         ],
@@ -63,7 +62,7 @@ pub async fn register(
          VALUES ($1, $2, $3, $4, $5, 'owner')",
         &[
             &user_id,
-            &restaurant.0,
+            &restaurant,
             &registration.email.as_str(),
             &registration.email.key(),
             &registration.password_hash,
@@ -74,7 +73,7 @@ pub async fn register(
         if is_unique_violation(&e, "users_email_key_key") {
             AuthError::EmailTaken
         } else {
-            AuthError::Database(e)
+            AuthError::from(e)
         }
     })?;
     let session = sessions::start(&tx, restaurant, user_id, policy).await?;
@@ -88,7 +87,7 @@ pub async fn register(
 
 /// The account a sign-in names, with what its password is checked against.
 pub struct Candidate {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub restaurant: RestaurantId,
     pub password_hash: String,
 }
@@ -114,7 +113,7 @@ pub async fn find_for_sign_in(
     tx.commit().await?;
     Ok(row.map(|r| Candidate {
         user_id: r.get("id"),
-        restaurant: RestaurantId(r.get("restaurant_id")),
+        restaurant: r.get("restaurant_id"),
         password_hash: r.get("password_hash"),
     }))
 }
@@ -144,28 +143,26 @@ pub async fn sign_in(
 pub async fn profile(
     tx: &tokio_postgres::Transaction<'_>,
     restaurant: RestaurantId,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> Result<(UserView, RestaurantView), AuthError> {
     let row = tx
         .query_opt(
-            "SELECT u.email, u.role::text AS role, r.name, r.timezone
+            "SELECT u.email, u.role, r.name, r.timezone
              FROM users u JOIN restaurants r ON r.id = u.restaurant_id
              WHERE u.id = $1 AND u.restaurant_id = $2",
-            &[&user_id, &restaurant.0],
+            &[&user_id, &restaurant],
         )
         .await?
         .ok_or(AuthError::AccountGone)?;
-    let role: &str = row.get("role");
-    let role = Role::parse(role).ok_or_else(|| AuthError::UnknownRole(role.to_string()))?;
     Ok((
         UserView {
             id: user_id,
             email: row.get("email"),
-            role,
-            restaurant_id: restaurant.0,
+            role: row.get("role"),
+            restaurant_id: restaurant,
         },
         RestaurantView {
-            id: restaurant.0,
+            id: restaurant,
             name: row.get("name"),
             timezone: row.get("timezone"),
         },

@@ -1,6 +1,6 @@
 //! The auth domain's errors and their one conversion to problem responses.
 
-use flux_shared::db::{self, is_unavailable, PoolError};
+use flux_shared::db::DbFailure;
 use flux_shared::http::internal_error;
 use flux_shared::passwords::PasswordError;
 use flux_shared::problem::{FieldError, Problem};
@@ -10,6 +10,10 @@ use lambda_http::http;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
+    /// Refused before any auth logic (a malformed body, no token): the
+    /// problem as is.
+    #[error(transparent)]
+    Refused(#[from] Problem),
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
     #[error("email already registered")]
@@ -22,18 +26,14 @@ pub enum AuthError {
     InvalidRefreshToken,
     #[error("the account no longer exists")]
     AccountGone,
-    #[error("the session has ended")]
-    SessionEnded,
-    #[error("database pool: {0}")]
-    Pool(#[from] PoolError),
-    #[error("database: {}", db::describe(.0))]
-    Database(#[from] tokio_postgres::Error),
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error(transparent)]
+    Database(#[from] DbFailure),
     #[error(transparent)]
     Password(#[from] PasswordError),
     #[error("signing the access token: {0}")]
     Signing(#[from] jsonwebtoken::errors::Error),
-    #[error("the database holds a role this code does not know: {0}")]
-    UnknownRole(String),
     #[error("the token keys: {0}")]
     Keys(#[from] flux_shared::tokens::TokenError),
     #[error("the signing keys: {0}")]
@@ -46,18 +46,12 @@ pub enum AuthError {
     DbSetup(#[from] flux_shared::db::DbError),
 }
 
-impl From<AccessError> for AuthError {
-    fn from(error: AccessError) -> Self {
-        match error {
-            AccessError::SessionEnded => AuthError::SessionEnded,
-            AccessError::Database(e) => AuthError::Database(e),
-        }
-    }
-}
+flux_shared::database_errors!(AuthError::Database);
 
 impl From<AuthError> for Problem {
     fn from(error: AuthError) -> Self {
         match error {
+            AuthError::Refused(problem) => problem,
             AuthError::Invalid(errors) => Problem::validation(errors),
             AuthError::EmailTaken => Problem::conflict("an account with this email already exists"),
             AuthError::InvalidCredentials => Problem::new(
@@ -71,17 +65,8 @@ impl From<AuthError> for Problem {
                 Problem::unauthorized("the refresh token is invalid, expired or revoked")
             }
             AuthError::AccountGone => Problem::unauthorized("the account no longer exists"),
-            AuthError::SessionEnded => {
-                Problem::unauthorized("the session of this access token has ended")
-            }
-            AuthError::Pool(e) if is_unavailable(&e) => {
-                tracing::warn!(error = %e, "database unavailable");
-                Problem::unavailable()
-            }
-            AuthError::Database(e) if db::is_unreachable(&e) => {
-                tracing::warn!(error = %db::describe(&e), "database unavailable");
-                Problem::unavailable()
-            }
+            AuthError::Access(error) => error.into(),
+            AuthError::Database(failure) => failure.into(),
             other => internal_error(&other),
         }
     }

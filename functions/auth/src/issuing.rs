@@ -2,7 +2,7 @@
 //! the browser app shows.
 
 use chrono::Utc;
-use flux_shared::tenant::{self, RestaurantId};
+use flux_shared::tenant::{self, RestaurantId, UserId};
 use flux_shared::tokens::{Claims, TokenConfig};
 use serde::Serialize;
 use tokio_postgres::Client;
@@ -29,7 +29,7 @@ pub async fn token_response(
     tokens: &TokenConfig,
     keys: &AuthKeys,
     restaurant: RestaurantId,
-    user_id: Uuid,
+    user_id: UserId,
     session: Session,
 ) -> Result<TokenResponse, AuthError> {
     let tx = tenant::begin(client, restaurant).await?;
@@ -56,8 +56,8 @@ fn sign(
     let claims = Claims {
         iss: tokens.issuer.clone(),
         aud: tokens.audience.clone(),
-        sub: user.id,
-        rid: user.restaurant_id,
+        sub: user.id.0,
+        rid: user.restaurant_id.0,
         sid: session_id,
         role: user.role,
         iat: now,

@@ -11,7 +11,7 @@ use aws_lc_rs::{digest, hmac};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use flux_shared::tenant::RestaurantId;
+use flux_shared::tenant::{self, RestaurantId, UserId};
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::{Client, Transaction};
 use uuid::Uuid;
@@ -72,14 +72,14 @@ pub struct Session {
 pub async fn start(
     tx: &Transaction<'_>,
     restaurant: RestaurantId,
-    user_id: Uuid,
+    user_id: UserId,
     policy: &SessionPolicy,
 ) -> Result<Session, tokio_postgres::Error> {
     let session_id = Uuid::new_v4();
     let expires_at = Utc::now() + policy.lifetime;
     tx.execute(
         "INSERT INTO auth_sessions (id, restaurant_id, user_id, expires_at) VALUES ($1, $2, $3, $4)",
-        &[&session_id, &restaurant.0, &user_id, &expires_at],
+        &[&session_id, &restaurant, &user_id, &expires_at],
     )
     .await?;
     let token = RefreshToken::random();
@@ -102,7 +102,7 @@ async fn insert_token(
     tx.execute(
         "INSERT INTO refresh_tokens (id, restaurant_id, session_id, token_hash, parent_id, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
-        &[&id, &restaurant.0, &session_id, &token.hash(), &parent, &expires_at],
+        &[&id, &restaurant, &session_id, &token.hash(), &parent, &expires_at],
     )
     .await?;
     Ok(id)
@@ -112,7 +112,7 @@ pub enum Refreshed {
     /// A valid successor for this user.
     Token {
         session: Session,
-        user_id: Uuid,
+        user_id: UserId,
         restaurant: RestaurantId,
     },
     /// Unknown, expired or revoked.
@@ -143,12 +143,7 @@ async fn enter_tenant_of(
     else {
         return Ok(None);
     };
-    let restaurant: Uuid = row.get(1);
-    tx.execute(
-        "SELECT set_config('app.restaurant_id', $1, true)",
-        &[&restaurant.to_string()],
-    )
-    .await?;
+    tenant::scope(tx, row.get(1)).await?;
     Ok(Some(row.get(0)))
 }
 
@@ -175,9 +170,9 @@ pub async fn rotate(
             &[&token_id],
         )
         .await?;
-    let restaurant = RestaurantId(row.get(0));
+    let restaurant: RestaurantId = row.get(0);
     let session_id: Uuid = row.get(1);
-    let user_id: Uuid = row.get(2);
+    let user_id: UserId = row.get(2);
     let rotated_at: Option<DateTime<Utc>> = row.get(3);
     let replaced_by: Option<Uuid> = row.get(4);
     let live: bool = row.get(5);

@@ -10,11 +10,13 @@ pub mod direct;
 pub mod staged;
 
 use deadpool_postgres::{Object, Transaction};
+use flux_shared::tenant;
+use flux_shared::uploads::UploadStatus;
 use tokio_postgres::Error;
 
 use crate::reader::FileProblem;
 use crate::rows::RowError;
-use crate::store::{Claim, StoreError};
+use crate::store::{self, Claim, StoreError};
 
 /// What the parser found, besides the valid lines it streamed.
 #[derive(Debug, Default)]
@@ -31,7 +33,7 @@ pub const MAX_STORED_ERROR_ROWS: usize = 1000;
 /// The final counts, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
-    pub status: &'static str,
+    pub status: UploadStatus,
     pub rows_total: i64,
     pub rows_ingested: i64,
     pub rows_rejected: i64,
@@ -86,11 +88,7 @@ impl Landing {
 /// Starts the landing transaction as the upload's restaurant.
 pub async fn begin<'a>(client: &'a mut Object, claim: &Claim) -> Result<Transaction<'a>, Error> {
     let tx = client.transaction().await?;
-    tx.execute(
-        "SELECT set_config('app.restaurant_id', $1, true)",
-        &[&claim.key.restaurant.0.to_string()],
-    )
-    .await?;
+    tenant::scope(&tx, claim.key.restaurant).await?;
     Ok(tx)
 }
 
@@ -102,7 +100,7 @@ pub async fn finish(
     summary: ParseSummary,
     landing: Landing,
 ) -> Result<Landed, StoreError> {
-    let rid = claim.key.restaurant.0;
+    let rid = claim.key.restaurant;
     let upload = claim.key.upload;
     let mut errors = summary.errors;
     errors.extend(landing.errors);
@@ -144,11 +142,11 @@ pub async fn finish(
     let no_valid_rows = landing.lines == 0 && rows_rejected > 0;
     let outcome = Outcome {
         status: if no_valid_rows {
-            "failed"
+            UploadStatus::Failed
         } else if rows_rejected > 0 {
-            "completed_with_errors"
+            UploadStatus::CompletedWithErrors
         } else {
-            "completed"
+            UploadStatus::Completed
         },
         rows_total: summary.rows_total as i64,
         rows_ingested: landing.rows_ingested,
@@ -158,29 +156,8 @@ pub async fn finish(
         error: no_valid_rows.then(|| "no valid rows".to_string()),
         rollup_ms: landing.rollup_time.as_millis() as u64,
     };
-    let updated = tx
-        .execute(
-            "UPDATE data_uploads
-             SET status = $3::text::upload_status, rows_total = $4, rows_ingested = $5, rows_rejected = $6,
-                 rows_duplicate = $7, transactions_ingested = $8, error = $9, transaction_block = $10,
-                 bytes_processed = size_bytes,
-                 finished_at = clock_timestamp(), heartbeat_at = clock_timestamp()
-             WHERE id = $1 AND claim_id = $2 AND status = 'processing'",
-            &[
-                &upload,
-                &claim.claim_id,
-                &outcome.status,
-                &outcome.rows_total,
-                &outcome.rows_ingested,
-                &outcome.rows_rejected,
-                &outcome.rows_duplicate,
-                &outcome.transactions_ingested,
-                &outcome.error,
-                &landing.block,
-            ],
-        )
-        .await?;
-    if updated == 0 {
+    let updated = store::finish(&tx, claim, &outcome, landing.block).await?;
+    if !updated {
         // Rolled back on drop: the newer claim owns the upload.
         return Ok(Landed::Superseded);
     }

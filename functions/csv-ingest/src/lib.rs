@@ -20,6 +20,7 @@ use aws_lambda_events::s3::S3Event;
 use deadpool_postgres::Pool;
 use flux_shared::config::{StartupError, Vars};
 use flux_shared::db::{self, DbSettings};
+use flux_shared::ids::UploadId;
 use flux_shared::secrets::Secrets;
 use flux_shared::uploads::BucketConfig;
 use flux_shared::uploads::UploadKey;
@@ -104,11 +105,11 @@ pub enum IngestError {
     /// retries asynchronous invocations), by which time it has finished or
     /// stopped heart-beating.
     #[error("upload {0} is being ingested by another invocation")]
-    Busy(uuid::Uuid),
+    Busy(UploadId),
     /// Reading the object failed part-way (S3 or the network): the claim is
     /// released, so Lambda's retry takes the upload over at once.
     #[error("reading upload {0} was interrupted; a retry will ingest it")]
-    Interrupted(uuid::Uuid),
+    Interrupted(UploadId),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -182,7 +183,7 @@ async fn ingest_claimed(state: &IngestState, key: UploadKey) -> Result<(), Inges
     match landed {
         Ok(Landed::Done(outcome)) => {
             tracing::info!(
-                status = outcome.status,
+                status = %outcome.status,
                 rows_total = outcome.rows_total,
                 rows_ingested = outcome.rows_ingested,
                 rows_rejected = outcome.rows_rejected,

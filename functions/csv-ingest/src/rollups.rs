@@ -11,6 +11,7 @@
 //! [`FLUSH_AT`] entries, so memory stays bounded however many distinct days
 //! or item names a file holds (rollup upserts add up).
 
+use flux_shared::ids::{RestaurantId, UploadId};
 use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate, Timelike};
@@ -227,8 +228,8 @@ impl Rollups {
     pub async fn flush(
         &mut self,
         tx: &Transaction<'_>,
-        restaurant: uuid::Uuid,
-        upload: uuid::Uuid,
+        restaurant: RestaurantId,
+        upload: UploadId,
     ) -> Result<(), tokio_postgres::Error> {
         if self.is_empty() {
             return Ok(());
@@ -418,8 +419,8 @@ fn quantities<K>(rows: &[(K, Figures)]) -> Vec<Decimal> {
 /// same statement, as that kind's part of the upload's share.
 struct Share<'a, 'b> {
     tx: &'a Transaction<'b>,
-    restaurant: uuid::Uuid,
-    upload: uuid::Uuid,
+    restaurant: RestaurantId,
+    upload: UploadId,
     part: i32,
 }
 

@@ -1,6 +1,7 @@
-//! The upload's lifecycle in the database: claiming it exactly once, the
-//! heartbeat and progress while it is ingested, and failing it. Landing its
-//! rows is [`crate::land`].
+//! The upload's lifecycle in the database, every status change csv-ingest
+//! makes: claiming it exactly once, the heartbeat and progress while it is
+//! ingested, failing it, and storing its outcome. Landing its rows is
+//! [`crate::land`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -9,8 +10,11 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use deadpool_postgres::Pool;
 use flux_shared::tenant::with_tenant;
-use flux_shared::uploads::UploadKey;
+use flux_shared::uploads::{UploadKey, UploadStatus};
+use tokio_postgres::Transaction;
 use uuid::Uuid;
+
+use crate::land::Outcome;
 
 /// An upload this invocation owns until it finishes it.
 #[derive(Clone, Debug)]
@@ -71,7 +75,7 @@ pub async fn claim(
                    AND (u.status = 'awaiting_upload'
                         OR (u.status = 'processing' AND u.heartbeat_at < now() - make_interval(secs => $5)))
                  RETURNING r.timezone",
-                &[&key.upload, &key.restaurant.0, &key.object_key(), &claim_id, &stale_secs],
+                &[&key.upload, &key.restaurant, &key.object_key(), &claim_id, &stale_secs],
             )
             .await?;
         if let Some(row) = claimed {
@@ -82,16 +86,16 @@ pub async fn claim(
                 timezone: timezone.parse().unwrap_or(Tz::UTC),
             }));
         }
-        let status: Option<String> = tx
+        let status: Option<UploadStatus> = tx
             .query_opt(
-                "SELECT status::text FROM data_uploads WHERE id = $1 AND restaurant_id = $2 AND s3_key = $3",
-                &[&key.upload, &key.restaurant.0, &key.object_key()],
+                "SELECT status FROM data_uploads WHERE id = $1 AND restaurant_id = $2 AND s3_key = $3",
+                &[&key.upload, &key.restaurant, &key.object_key()],
             )
             .await?
-            .map(|r| r.get(0));
-        Ok(match status.as_deref() {
+            .map(|r| r.get("status"));
+        Ok(match status {
             None => Claimed::Unknown,
-            Some("processing") => Claimed::Busy,
+            Some(UploadStatus::Processing) => Claimed::Busy,
             Some(_) => Claimed::Finished,
         })
     })
@@ -221,4 +225,37 @@ pub async fn fail(pool: &Pool, claim: &Claim, message: &str) -> Result<(), Store
     })
     .await?;
     Ok(())
+}
+
+/// Stores the outcome of the claimed upload in `tx` (the landing
+/// transaction); false when a newer claim owns the upload.
+pub async fn finish(
+    tx: &Transaction<'_>,
+    claim: &Claim,
+    outcome: &Outcome,
+    transaction_block: i64,
+) -> Result<bool, tokio_postgres::Error> {
+    let updated = tx
+        .execute(
+            "UPDATE data_uploads
+             SET status = $3, rows_total = $4, rows_ingested = $5, rows_rejected = $6,
+                 rows_duplicate = $7, transactions_ingested = $8, error = $9, transaction_block = $10,
+                 bytes_processed = size_bytes,
+                 finished_at = clock_timestamp(), heartbeat_at = clock_timestamp()
+             WHERE id = $1 AND claim_id = $2 AND status = 'processing'",
+            &[
+                &claim.key.upload,
+                &claim.claim_id,
+                &outcome.status,
+                &outcome.rows_total,
+                &outcome.rows_ingested,
+                &outcome.rows_rejected,
+                &outcome.rows_duplicate,
+                &outcome.transactions_ingested,
+                &outcome.error,
+                &transaction_block,
+            ],
+        )
+        .await?;
+    Ok(updated == 1)
 }

@@ -27,9 +27,11 @@ pub struct NewUpload {
     pub content_type: String,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NewUploadError {
+    #[error("invalid upload")]
     Invalid(Vec<FieldError>),
+    #[error("the file is over {max} bytes")]
     TooLarge { max: i64 },
 }
 

@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use deadpool_postgres::Pool;
 use flux_shared::config::{self, StartupError, Vars};
-use flux_shared::db::{self, is_unavailable, DbSettings};
+use flux_shared::db::{DbFailure, DbSettings};
 use flux_shared::http::{self, internal_error, HttpConfig, Request, Response, Routed};
 use flux_shared::problem::Problem;
-use flux_shared::routes::Route;
+use flux_shared::routes::{self, Route};
 use flux_shared::secrets::Secrets;
 use flux_shared::tenant::AccessError;
 use flux_shared::tokens::Verifier;
@@ -23,14 +23,19 @@ use flux_shared::uploads::BucketConfig;
 
 pub use presign::URL_TTL;
 
-pub const ROUTES: &[Route] = &[
-    Route::post("/uploads"),
-    Route::get("/uploads"),
-    Route::get("/uploads/{id}"),
-    Route::delete("/uploads/{id}"),
-    Route::get("/uploads/{id}/errors"),
-    Route::post("/uploads/{id}/url"),
-];
+flux_shared::operations! {
+    /// What data-upload serves, one per route.
+    pub enum Operation {
+        Create => post "/uploads",
+        List => get "/uploads",
+        Show => get "/uploads/{id}",
+        Delete => delete "/uploads/{id}",
+        RowErrors => get "/uploads/{id}/errors",
+        FreshUrl => post "/uploads/{id}/url",
+    }
+}
+
+pub const ROUTES: &[Route] = <Operation as routes::Operation>::ROUTES;
 
 pub const DEFAULT_MAX_SIZE_BYTES: i64 = 1 << 30;
 
@@ -82,40 +87,47 @@ impl UploadState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
-    #[error("database pool: {0}")]
-    Pool(#[from] deadpool_postgres::PoolError),
-    #[error("database: {}", db::describe(.0))]
-    Database(#[from] tokio_postgres::Error),
-    #[error("the session has ended")]
-    SessionEnded,
-    #[error("presigning: {0}")]
-    Presign(String),
+    /// Refused before any upload logic (token, body, query): the problem as is.
+    #[error(transparent)]
+    Refused(#[from] Problem),
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error(transparent)]
+    Database(#[from] DbFailure),
+    #[error(transparent)]
+    Input(#[from] input::NewUploadError),
+    #[error("no such upload")]
+    NotFound,
+    #[error("the upload is {0}, not waiting for its file")]
+    NotAwaitingFile(String),
+    #[error("the upload is being ingested")]
+    BeingIngested,
+    #[error(transparent)]
+    Presign(#[from] presign::PresignError),
 }
 
-impl From<AccessError> for UploadError {
-    fn from(error: AccessError) -> Self {
-        match error {
-            AccessError::SessionEnded => UploadError::SessionEnded,
-            AccessError::Database(e) => UploadError::Database(e),
-        }
-    }
-}
+flux_shared::database_errors!(UploadError::Database);
 
 impl From<UploadError> for Problem {
     fn from(error: UploadError) -> Self {
         match error {
-            UploadError::SessionEnded => {
-                Problem::unauthorized("the session of this access token has ended")
+            UploadError::Refused(problem) => problem,
+            UploadError::Access(error) => error.into(),
+            UploadError::Database(failure) => failure.into(),
+            UploadError::Input(input::NewUploadError::Invalid(errors)) => {
+                Problem::validation(errors)
             }
-            UploadError::Pool(e) if is_unavailable(&e) => {
-                tracing::warn!(error = %e, "database unavailable");
-                Problem::unavailable()
+            UploadError::Input(input::NewUploadError::TooLarge { max }) => {
+                Problem::payload_too_large(format!("files are limited to {max} bytes"))
             }
-            UploadError::Database(e) if db::is_unreachable(&e) => {
-                tracing::warn!(error = %db::describe(&e), "database unavailable");
-                Problem::unavailable()
+            UploadError::NotFound => Problem::not_found(),
+            UploadError::NotAwaitingFile(status) => Problem::conflict(format!(
+                "the upload is {status}: only an upload still waiting for its file gets a new URL"
+            )),
+            UploadError::BeingIngested => {
+                Problem::conflict("the upload is being ingested; delete it once it has finished")
             }
-            other => internal_error(&other),
+            UploadError::Presign(_) => internal_error(&error),
         }
     }
 }
@@ -123,18 +135,20 @@ impl From<UploadError> for Problem {
 pub async fn handle(state: &UploadState, req: Request) -> Response {
     http::serve(
         &state.http,
-        ROUTES,
         req,
-        async |routed: Routed, req: Request| {
+        async |routed: Routed<Operation>, req: Request| {
             let caller = state.verifier.authenticate(&req).await?;
-            let id = routed.params.get("id");
-            match (routed.route.method, routed.route.path) {
-                ("POST", "/uploads") => uploads::create(state, &caller, &req).await,
-                ("GET", "/uploads") => uploads::list(state, &caller, &req).await,
-                ("GET", "/uploads/{id}") => uploads::show(state, &caller, id).await,
-                ("DELETE", "/uploads/{id}") => uploads::delete(state, &caller, id).await,
-                ("POST", "/uploads/{id}/url") => uploads::fresh_url(state, &caller, id).await,
-                _ => row_errors::list(state, &caller, id, &req).await,
+            match routed.operation {
+                Operation::Create => uploads::create(state, &caller, &req).await,
+                Operation::List => uploads::list(state, &caller, &req).await,
+                Operation::Show => uploads::show(state, &caller, routed.param("id")?).await,
+                Operation::Delete => uploads::delete(state, &caller, routed.param("id")?).await,
+                Operation::RowErrors => {
+                    row_errors::list(state, &caller, routed.param("id")?, &req).await
+                }
+                Operation::FreshUrl => {
+                    uploads::fresh_url(state, &caller, routed.param("id")?).await
+                }
             }
         },
     )

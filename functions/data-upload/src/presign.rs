@@ -12,6 +12,16 @@ use crate::{UploadError, UploadState};
 
 pub const URL_TTL: Duration = Duration::from_secs(15 * 60);
 
+/// Why an upload URL could not be signed (a bug or bad credentials, never
+/// the client's doing).
+#[derive(Debug, thiserror::Error)]
+pub enum PresignError {
+    #[error("presigning config: {0}")]
+    Config(#[from] aws_sdk_s3::presigning::PresigningConfigError),
+    #[error("signing the PUT: {}", aws_sdk_s3::error::DisplayErrorContext(.0))]
+    Sign(Box<aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::put_object::PutObjectError>>),
+}
+
 /// What the browser needs to PUT the file (API.md `POST /uploads`).
 #[derive(Serialize)]
 pub struct Created {
@@ -53,7 +63,7 @@ pub async fn presign(
 ) -> Result<Presigned, UploadError> {
     let expires_at = Utc::now() + URL_TTL;
     let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(URL_TTL)
-        .map_err(|e| UploadError::Presign(e.to_string()))?;
+        .map_err(PresignError::Config)?;
     let presigned = state
         .s3
         .put_object()
@@ -64,7 +74,7 @@ pub async fn presign(
         .if_none_match("*")
         .presigned(config)
         .await
-        .map_err(|e| UploadError::Presign(e.to_string()))?;
+        .map_err(|e| PresignError::Sign(Box::new(e)))?;
     // Every signed header but those the browser sets itself (host, and
     // content-length, which is signed too: the body must be that size).
     let headers = presigned

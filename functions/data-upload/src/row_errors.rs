@@ -1,13 +1,12 @@
 //! `GET /uploads/{id}/errors`: the rejected rows, by line number, paginated.
 
 use flux_shared::http::{self, Request, Response};
+use flux_shared::ids::UploadId;
 use flux_shared::pages::{Page, PageRequest};
-use flux_shared::problem::Problem;
 use flux_shared::tenant::with_caller;
 use flux_shared::tokens::Caller;
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::{UploadError, UploadState};
 
@@ -32,24 +31,20 @@ struct ErrorCursor {
 pub async fn list(
     state: &UploadState,
     caller: &Caller,
-    id: Option<&str>,
+    upload_id: UploadId,
     req: &Request,
-) -> Result<Response, Problem> {
+) -> Result<Response, UploadError> {
     let page: PageRequest<ErrorCursor> = PageRequest::from_query(req)?;
-    let Some(upload_id) = id.and_then(|id| Uuid::parse_str(id).ok()) else {
-        return Err(Problem::not_found());
-    };
     let (line, seq) = page.after.as_ref().map_or((-1, -1), |c| (c.line, c.seq));
-    let mut client = state.pool.get().await.map_err(UploadError::from)?;
+    let mut client = state.pool.get().await?;
     // One transaction: the upload must be the caller's, then its errors.
     let rows = with_caller(&mut client, caller, async |tx| {
         let exists = tx
             .query_opt(
                 "SELECT 1 FROM data_uploads WHERE id = $1 AND restaurant_id = $2",
-                &[&upload_id, &caller.restaurant_id.0],
+                &[&upload_id, &caller.restaurant_id],
             )
-            .await
-            .map_err(UploadError::from)?
+            .await?
             .is_some();
         if !exists {
             return Ok(None);
@@ -61,7 +56,7 @@ pub async fn list(
              LIMIT $5",
             &[
                 &upload_id,
-                &caller.restaurant_id.0,
+                &caller.restaurant_id,
                 &line,
                 &seq,
                 &(page.limit + 1),
@@ -69,10 +64,9 @@ pub async fn list(
         )
         .await
         .map(Some)
-        .map_err(UploadError::from)
     })
     .await?
-    .ok_or_else(Problem::not_found)?;
+    .ok_or(UploadError::NotFound)?;
     let items: Vec<RowError> = rows
         .iter()
         .map(|r| RowError {
@@ -87,5 +81,5 @@ pub async fn list(
         line: e.line,
         seq: e.seq,
     });
-    http::json_response(StatusCode::OK, &page)
+    Ok(http::json_response(StatusCode::OK, &page))
 }

@@ -2,6 +2,7 @@
 //! uploads whose file never arrived.
 
 use flux_shared::http::{self, Request, Response};
+use flux_shared::ids::UploadId;
 use flux_shared::pages::{Page, PageRequest};
 use flux_shared::problem::{FieldError, Problem};
 use flux_shared::tenant::{self, with_caller};
@@ -11,7 +12,7 @@ use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::input::{NewUpload, NewUploadBody, NewUploadError};
+use crate::input::{NewUpload, NewUploadBody};
 use crate::presign::presign;
 use crate::view::{UploadView, COLUMNS, STATUSES, STATUS_SQL};
 use crate::{UploadError, UploadState};
@@ -20,20 +21,15 @@ pub async fn create(
     state: &UploadState,
     caller: &Caller,
     req: &Request,
-) -> Result<Response, Problem> {
+) -> Result<Response, UploadError> {
     let body: NewUploadBody = http::json_body(req)?;
-    let upload = NewUpload::parse(body, state.max_size_bytes).map_err(|e| match e {
-        NewUploadError::Invalid(errors) => Problem::validation(errors),
-        NewUploadError::TooLarge { max } => {
-            Problem::payload_too_large(format!("files are limited to {max} bytes"))
-        }
-    })?;
+    let upload = NewUpload::parse(body, state.max_size_bytes)?;
     let key = UploadKey {
         restaurant: caller.restaurant_id,
-        upload: Uuid::new_v4(),
+        upload: UploadId::new_v4(),
     };
     let presigned = presign(state, &key, &upload.content_type, upload.size_bytes).await?;
-    let mut client = state.pool.get().await.map_err(UploadError::from)?;
+    let mut client = state.pool.get().await?;
     let row = with_caller(&mut client, caller, async |tx| {
         tx.query_one(
             &format!(
@@ -44,7 +40,7 @@ pub async fn create(
             ),
             &[
                 &key.upload,
-                &caller.restaurant_id.0,
+                &caller.restaurant_id,
                 &caller.user_id,
                 &upload.filename,
                 &key.object_key(),
@@ -54,14 +50,13 @@ pub async fn create(
             ],
         )
         .await
-        .map_err(UploadError::from)
     })
     .await?;
     tracing::info!(upload_id = %key.upload, size_bytes = upload.size_bytes, "upload created");
-    http::json_response(
+    Ok(http::json_response(
         StatusCode::CREATED,
         &presigned.created(UploadView::of(&row)),
-    )
+    ))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -96,14 +91,14 @@ pub async fn list(
     state: &UploadState,
     caller: &Caller,
     req: &Request,
-) -> Result<Response, Problem> {
+) -> Result<Response, UploadError> {
     let page: PageRequest<UploadCursor> = PageRequest::from_query(req)?;
     let statuses = status_filter(req)?;
     let (after_time, after_id) = match &page.after {
         Some(c) => (Some(c.created_at), Some(c.id)),
         None => (None, None),
     };
-    let mut client = state.pool.get().await.map_err(UploadError::from)?;
+    let mut client = state.pool.get().await?;
     let rows = with_caller(&mut client, caller, async |tx| {
         tx.query(
             &format!(
@@ -115,7 +110,7 @@ pub async fn list(
                  LIMIT $4"
             ),
             &[
-                &caller.restaurant_id.0,
+                &caller.restaurant_id,
                 &after_time,
                 &after_id,
                 &(page.limit + 1),
@@ -123,7 +118,6 @@ pub async fn list(
             ],
         )
         .await
-        .map_err(UploadError::from)
     })
     .await?;
     let items: Vec<UploadView> = rows.iter().map(UploadView::of).collect();
@@ -131,34 +125,25 @@ pub async fn list(
         created_at: u.created_at,
         id: u.id,
     });
-    http::json_response(StatusCode::OK, &page)
-}
-
-/// The upload `id` names, if it is one of the caller's restaurant's.
-fn parse_id(id: Option<&str>) -> Result<Uuid, Problem> {
-    // A malformed id is as unknown as another restaurant's.
-    id.and_then(|id| Uuid::parse_str(id).ok())
-        .ok_or_else(Problem::not_found)
+    Ok(http::json_response(StatusCode::OK, &page))
 }
 
 pub async fn show(
     state: &UploadState,
     caller: &Caller,
-    id: Option<&str>,
-) -> Result<Response, Problem> {
-    let id = parse_id(id)?;
-    let mut client = state.pool.get().await.map_err(UploadError::from)?;
+    id: UploadId,
+) -> Result<Response, UploadError> {
+    let mut client = state.pool.get().await?;
     let row = with_caller(&mut client, caller, async |tx| {
         tx.query_opt(
             &format!("SELECT {COLUMNS} FROM data_uploads WHERE id = $1 AND restaurant_id = $2"),
-            &[&id, &caller.restaurant_id.0],
+            &[&id, &caller.restaurant_id],
         )
         .await
-        .map_err(UploadError::from)
     })
     .await?
-    .ok_or_else(Problem::not_found)?;
-    http::json_response(StatusCode::OK, &UploadView::of(&row))
+    .ok_or(UploadError::NotFound)?;
+    Ok(http::json_response(StatusCode::OK, &UploadView::of(&row)))
 }
 
 /// `POST /uploads/{id}/url`: a fresh URL for an upload whose file never
@@ -166,34 +151,27 @@ pub async fn show(
 pub async fn fresh_url(
     state: &UploadState,
     caller: &Caller,
-    id: Option<&str>,
-) -> Result<Response, Problem> {
-    let id = parse_id(id)?;
+    id: UploadId,
+) -> Result<Response, UploadError> {
     let key = UploadKey {
         restaurant: caller.restaurant_id,
         upload: id,
     };
-    let mut client = state.pool.get().await.map_err(UploadError::from)?;
-    let tx = tenant::begin_for(&mut client, caller)
-        .await
-        .map_err(UploadError::from)?;
+    let mut client = state.pool.get().await?;
+    let tx = tenant::begin_for(&mut client, caller).await?;
     let row = tx
         .query_opt(
             &format!(
                 "SELECT {COLUMNS}, content_type FROM data_uploads
                  WHERE id = $1 AND restaurant_id = $2 FOR UPDATE"
             ),
-            &[&id, &caller.restaurant_id.0],
+            &[&id, &caller.restaurant_id],
         )
-        .await
-        .map_err(UploadError::from)?
-        .ok_or_else(Problem::not_found)?;
+        .await?
+        .ok_or(UploadError::NotFound)?;
     let upload = UploadView::of(&row);
     if !["awaiting_upload", "expired"].contains(&upload.status.as_str()) {
-        return Err(Problem::conflict(format!(
-            "the upload is {}: only an upload still waiting for its file gets a new URL",
-            upload.status
-        )));
+        return Err(UploadError::NotAwaitingFile(upload.status));
     }
     let content_type: String = row.get("content_type");
     let presigned = presign(state, &key, &content_type, upload.size_bytes).await?;
@@ -203,15 +181,14 @@ pub async fn fresh_url(
                 "UPDATE data_uploads SET url_expires_at = $3 WHERE id = $1 AND restaurant_id = $2
                  RETURNING {COLUMNS}"
             ),
-            &[&id, &caller.restaurant_id.0, &presigned.expires_at],
+            &[&id, &caller.restaurant_id, &presigned.expires_at],
         )
-        .await
-        .map_err(UploadError::from)?;
-    tx.commit().await.map_err(UploadError::from)?;
-    http::json_response(
+        .await?;
+    tx.commit().await?;
+    Ok(http::json_response(
         StatusCode::CREATED,
         &presigned.created(UploadView::of(&row)),
-    )
+    ))
 }
 
 /// `DELETE /uploads/{id}`: the upload, its row errors, the transactions it
@@ -221,53 +198,44 @@ pub async fn fresh_url(
 pub async fn delete(
     state: &UploadState,
     caller: &Caller,
-    id: Option<&str>,
-) -> Result<Response, Problem> {
-    let id = parse_id(id)?;
-    let mut client = state.pool.get().await.map_err(UploadError::from)?;
-    let tx = tenant::begin_for(&mut client, caller)
-        .await
-        .map_err(UploadError::from)?;
+    id: UploadId,
+) -> Result<Response, UploadError> {
+    let mut client = state.pool.get().await?;
+    let tx = tenant::begin_for(&mut client, caller).await?;
     // The row lock keeps csv-ingest from claiming the upload meanwhile.
     let upload = tx
         .query_opt(
             &format!("SELECT {COLUMNS} FROM data_uploads WHERE id = $1 AND restaurant_id = $2 FOR UPDATE"),
-            &[&id, &caller.restaurant_id.0],
+            &[&id, &caller.restaurant_id],
         )
         .await
-        .map_err(UploadError::from)?
+        ?
         .map(|row| UploadView::of(&row))
-        .ok_or_else(Problem::not_found)?;
+        .ok_or(UploadError::NotFound)?;
     if upload.status == "processing" {
-        return Err(Problem::conflict(
-            "the upload is being ingested; delete it once it has finished",
-        ));
+        return Err(UploadError::BeingIngested);
     }
     if let Some(block) = upload.transaction_block {
         let (first, after) = (block << 32, (block + 1) << 32);
         tx.execute("SELECT sales_rollups_remove($1)", &[&id])
-            .await
-            .map_err(UploadError::from)?;
+            .await?;
         tx.execute(
             "DELETE FROM transaction_items WHERE transaction_id >= $1 AND transaction_id < $2",
             &[&first, &after],
         )
-        .await
-        .map_err(UploadError::from)?;
+        .await?;
         tx.execute(
             "DELETE FROM transactions WHERE restaurant_id = $3 AND id >= $1 AND id < $2",
-            &[&first, &after, &caller.restaurant_id.0],
+            &[&first, &after, &caller.restaurant_id],
         )
-        .await
-        .map_err(UploadError::from)?;
+        .await?;
     }
     tx.execute(
         "DELETE FROM data_uploads WHERE id = $1 AND restaurant_id = $2",
-        &[&id, &caller.restaurant_id.0],
+        &[&id, &caller.restaurant_id],
     )
-    .await
-    .map_err(UploadError::from)?;
-    tx.commit().await.map_err(UploadError::from)?;
+    .await?;
+    tx.commit().await?;
     tracing::info!(upload_id = %id, transactions = upload.transactions_ingested, "upload deleted");
     // The file goes too; if it cannot, the bucket's lifecycle expires it.
     if let Err(e) = state

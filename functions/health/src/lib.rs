@@ -9,12 +9,19 @@ use flux_shared::config::{StartupError, Vars};
 use flux_shared::db::DbSettings;
 use flux_shared::http::{self, HttpConfig, Request, Response, Routed};
 use flux_shared::problem::Problem;
-use flux_shared::routes::Route;
+use flux_shared::routes::{self, Route};
 use flux_shared::secrets::Secrets;
 use lambda_http::http::StatusCode;
 use serde::Serialize;
 
-pub const ROUTES: &[Route] = &[Route::get("/health")];
+flux_shared::operations! {
+    /// What health serves.
+    pub enum Operation {
+        Health => get "/health",
+    }
+}
+
+pub const ROUTES: &[Route] = <Operation as routes::Operation>::ROUTES;
 
 /// How long the database check may take before it counts as failed.
 pub const CHECK_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -73,13 +80,17 @@ struct Check {
 }
 
 pub async fn handle(state: &HealthState, req: Request) -> Response {
-    http::serve(&state.http, ROUTES, req, async |_routed: Routed, _req| {
-        health(state).await
-    })
+    http::serve(
+        &state.http,
+        req,
+        async |routed: Routed<Operation>, _req| match routed.operation {
+            Operation::Health => Ok::<_, Problem>(health(state).await),
+        },
+    )
     .await
 }
 
-async fn health(state: &HealthState) -> Result<Response, Problem> {
+async fn health(state: &HealthState) -> Response {
     let database = check_database(&state.pool).await;
     let healthy = database.status == "ok";
     let report = HealthReport {

@@ -2,6 +2,7 @@
 //! gives the application role its password. The deploy pipeline invokes the
 //! `migrate` Lambda; the local stack and the test harness call [`migrate`].
 
+use flux_shared::tenant::{self, RestaurantId};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
@@ -96,14 +97,9 @@ pub async fn key_emails(client: &mut tokio_postgres::Client) -> Result<(), Migra
         .await?;
     for row in pending {
         let user_id: uuid::Uuid = row.get("user_id");
-        let restaurant: uuid::Uuid = row.get("restaurant_id");
+        let restaurant: RestaurantId = row.get("restaurant_id");
         let email: &str = row.get("email");
-        let tx = client.transaction().await?;
-        tx.execute(
-            "SELECT set_config('app.restaurant_id', $1, true)",
-            &[&restaurant.to_string()],
-        )
-        .await?;
+        let tx = tenant::begin(client, restaurant).await?;
         let keyed = tx
             .execute(
                 "UPDATE users SET email_key = $2 WHERE id = $1",

@@ -3,7 +3,6 @@
 
 use chrono::NaiveDate;
 use flux_shared::http::{Request, Response};
-use flux_shared::problem::Problem;
 use flux_shared::tokens::Caller;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -29,7 +28,11 @@ struct Cell {
     net_sales: String,
 }
 
-pub async fn get(client: &mut Client, caller: &Caller, req: &Request) -> Result<Response, Problem> {
+pub async fn get(
+    client: &mut Client,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response, SalesError> {
     let mut query = Query::of(req);
     let (tx, timezone) = open(client, caller).await?;
     let period = query.period(timezone);
@@ -39,7 +42,7 @@ pub async fn get(client: &mut Client, caller: &Caller, req: &Request) -> Result<
     let windows = [
         w.months.0, w.months.1, w.head.0, w.head.1, w.tail.0, w.tail.1,
     ];
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&caller.restaurant_id.0];
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&caller.restaurant_id];
     params.extend(windows.iter().map(|d| d as &(dyn ToSql + Sync)));
     let rows = tx
         .query(
@@ -50,9 +53,8 @@ pub async fn get(client: &mut Client, caller: &Caller, req: &Request) -> Result<
             ),
             &params,
         )
-        .await
-        .map_err(SalesError::from)?;
-    tx.commit().await.map_err(SalesError::from)?;
+        .await?;
+    tx.commit().await?;
     let mut cells: Vec<Cell> = (1..=7)
         .flat_map(|weekday| {
             (0..24).map(move |hour| Cell {

@@ -3,7 +3,6 @@
 
 use chrono::NaiveDate;
 use flux_shared::http::{Request, Response};
-use flux_shared::problem::Problem;
 use flux_shared::tokens::Caller;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -59,7 +58,7 @@ pub async fn items(
     client: &mut Client,
     caller: &Caller,
     req: &Request,
-) -> Result<Response, Problem> {
+) -> Result<Response, SalesError> {
     let mut query = Query::of(req);
     let limit = query.limit(20, 200);
     let order_by = query.choice(
@@ -97,12 +96,12 @@ pub async fn items(
         categories = in_windows("sales_item_categories", "item_name, category, items"),
     );
     let windows = window_params(&period);
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&caller.restaurant_id.0];
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&caller.restaurant_id];
     params.extend(windows.iter().map(|d| d as &(dyn ToSql + Sync)));
     params.push(&limit);
-    let rows = tx.query(&sql, &params).await.map_err(SalesError::from)?;
+    let rows = tx.query(&sql, &params).await?;
     let totals = totals(&tx, caller, &period).await?;
-    tx.commit().await.map_err(SalesError::from)?;
+    tx.commit().await?;
     let items = rows
         .iter()
         .map(|r| {
@@ -131,7 +130,7 @@ pub async fn categories(
     client: &mut Client,
     caller: &Caller,
     req: &Request,
-) -> Result<Response, Problem> {
+) -> Result<Response, SalesError> {
     let mut query = Query::of(req);
     let (tx, timezone) = open(client, caller).await?;
     let period = query.period(timezone);
@@ -148,11 +147,11 @@ pub async fn categories(
         in_windows("sales_categories", "category, orders, items, quantity, gross, discounts")
     );
     let windows = window_params(&period);
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&caller.restaurant_id.0];
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&caller.restaurant_id];
     params.extend(windows.iter().map(|d| d as &(dyn ToSql + Sync)));
-    let rows = tx.query(&sql, &params).await.map_err(SalesError::from)?;
+    let rows = tx.query(&sql, &params).await?;
     let totals = totals(&tx, caller, &period).await?;
-    tx.commit().await.map_err(SalesError::from)?;
+    tx.commit().await?;
     let categories = rows
         .iter()
         .map(|r| {

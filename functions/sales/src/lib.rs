@@ -18,8 +18,7 @@ use deadpool_postgres::Pool;
 use flux_shared::config::{StartupError, Vars};
 use flux_shared::db::DbSettings;
 use flux_shared::http::{self, HttpConfig, Request, Response, Routed};
-use flux_shared::problem::Problem;
-use flux_shared::routes::Route;
+use flux_shared::routes::{self, Route};
 use flux_shared::secrets::Secrets;
 use flux_shared::tenant;
 use flux_shared::tokens::{Caller, Verifier};
@@ -27,15 +26,20 @@ use tokio_postgres::{Client, Transaction};
 
 pub use error::SalesError;
 
-pub const ROUTES: &[Route] = &[
-    Route::get("/sales/summary"),
-    Route::get("/sales/items"),
-    Route::get("/sales/categories"),
-    Route::get("/sales/hours"),
-    Route::get("/sales/payments"),
-    Route::get("/sales/transactions"),
-    Route::get("/sales/transactions/{id}"),
-];
+flux_shared::operations! {
+    /// What sales serves, one per route.
+    pub enum Operation {
+        Summary => get "/sales/summary",
+        Items => get "/sales/items",
+        Categories => get "/sales/categories",
+        Hours => get "/sales/hours",
+        Payments => get "/sales/payments",
+        Transactions => get "/sales/transactions",
+        Transaction => get "/sales/transactions/{id}",
+    }
+}
+
+pub const ROUTES: &[Route] = <Operation as routes::Operation>::ROUTES;
 
 /// Built once per container.
 pub struct SalesState {
@@ -77,19 +81,21 @@ impl SalesState {
 pub async fn handle(state: &SalesState, req: Request) -> Response {
     http::serve(
         &state.http,
-        ROUTES,
         req,
-        async |routed: Routed, req: Request| {
+        async |routed: Routed<Operation>, req: Request| {
             let caller = state.verifier.authenticate(&req).await?;
-            let mut client = state.pool.get().await.map_err(SalesError::from)?;
-            match routed.route.path {
-                "/sales/summary" => summary::get(&mut client, &caller, &req).await,
-                "/sales/items" => items::items(&mut client, &caller, &req).await,
-                "/sales/categories" => items::categories(&mut client, &caller, &req).await,
-                "/sales/hours" => hours::get(&mut client, &caller, &req).await,
-                "/sales/payments" => payments::get(&mut client, &caller, &req).await,
-                "/sales/transactions" => transactions::list(&mut client, &caller, &req).await,
-                _ => transactions::one(&mut client, &caller, routed.params.get("id")).await,
+            let mut client = state.pool.get().await?;
+            let client = &mut client;
+            match routed.operation {
+                Operation::Summary => summary::get(client, &caller, &req).await,
+                Operation::Items => items::items(client, &caller, &req).await,
+                Operation::Categories => items::categories(client, &caller, &req).await,
+                Operation::Hours => hours::get(client, &caller, &req).await,
+                Operation::Payments => payments::get(client, &caller, &req).await,
+                Operation::Transactions => transactions::list(client, &caller, &req).await,
+                Operation::Transaction => {
+                    transactions::one(client, &caller, routed.param("id")?).await
+                }
             }
         },
     )
@@ -106,7 +112,7 @@ async fn open<'a>(
     let name: String = tx
         .query_one(
             "SELECT timezone FROM restaurants WHERE id = $1",
-            &[&caller.restaurant_id.0],
+            &[&caller.restaurant_id],
         )
         .await?
         .get(0);
@@ -135,6 +141,6 @@ fn in_windows(table: &str, columns: &str) -> String {
     )
 }
 
-fn ok<T: serde::Serialize>(body: &T) -> Result<Response, Problem> {
-    http::json_response(lambda_http::http::StatusCode::OK, body)
+fn ok<T: serde::Serialize>(body: &T) -> Result<Response, SalesError> {
+    Ok(http::json_response(lambda_http::http::StatusCode::OK, body))
 }

@@ -3,7 +3,6 @@
 
 use chrono::NaiveDate;
 use flux_shared::http::{Request, Response};
-use flux_shared::problem::Problem;
 use flux_shared::tokens::Caller;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -30,7 +29,11 @@ struct Method {
     share: f64,
 }
 
-pub async fn get(client: &mut Client, caller: &Caller, req: &Request) -> Result<Response, Problem> {
+pub async fn get(
+    client: &mut Client,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response, SalesError> {
     let mut query = Query::of(req);
     let (tx, timezone) = open(client, caller).await?;
     let period = query.period(timezone);
@@ -41,11 +44,10 @@ pub async fn get(client: &mut Client, caller: &Caller, req: &Request) -> Result<
             "SELECT payment_method::text AS method, sum(orders) AS orders, sum(total) AS total
              FROM sales_payments WHERE restaurant_id = $1 AND day >= $2 AND day <= $3
              GROUP BY payment_method",
-            &[&caller.restaurant_id.0, &period.from, &period.to],
+            &[&caller.restaurant_id, &period.from, &period.to],
         )
-        .await
-        .map_err(SalesError::from)?;
-    tx.commit().await.map_err(SalesError::from)?;
+        .await?;
+    tx.commit().await?;
     let mut figures = [(0i64, Decimal::ZERO); 5];
     for row in rows {
         let method: &str = row.get("method");

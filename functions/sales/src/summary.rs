@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, Days, NaiveDate};
 use flux_shared::http::{Request, Response};
-use flux_shared::problem::Problem;
 use flux_shared::tokens::Caller;
 use serde::Serialize;
 use tokio_postgres::{Client, Transaction};
@@ -32,7 +31,11 @@ struct Bucket {
     figures: Figures,
 }
 
-pub async fn get(client: &mut Client, caller: &Caller, req: &Request) -> Result<Response, Problem> {
+pub async fn get(
+    client: &mut Client,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response, SalesError> {
     let mut query = Query::of(req);
     let granularity = query.choice("granularity", &["day", "week", "month"], "day");
     let (tx, timezone) = open(client, caller).await?;
@@ -40,7 +43,7 @@ pub async fn get(client: &mut Client, caller: &Caller, req: &Request) -> Result<
     query.finish()?;
     let period = period.expect("a valid query has a period");
     let days = day_sums(&tx, caller, &period).await?;
-    tx.commit().await.map_err(SalesError::from)?;
+    tx.commit().await?;
 
     let mut totals = Sums::default();
     let mut buckets: BTreeMap<NaiveDate, Sums> = BTreeMap::new();
@@ -81,7 +84,7 @@ pub async fn day_sums(
         .query(
             "SELECT day, orders, items, quantity, gross, discounts, tax FROM sales_days
              WHERE restaurant_id = $1 AND day >= $2 AND day <= $3",
-            &[&caller.restaurant_id.0, &period.from, &period.to],
+            &[&caller.restaurant_id, &period.from, &period.to],
         )
         .await?;
     Ok(rows

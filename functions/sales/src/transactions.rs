@@ -81,7 +81,7 @@ pub async fn list(
     client: &mut Client,
     caller: &Caller,
     req: &Request,
-) -> Result<Response, Problem> {
+) -> Result<Response, SalesError> {
     let page: PageRequest<Cursor> = PageRequest::from_query(req)?;
     let mut query = Query::of(req);
     let (tx, timezone) = open(client, caller).await?;
@@ -101,7 +101,7 @@ pub async fn list(
                  ORDER BY ordered_at DESC, id DESC LIMIT $6"
             ),
             &[
-                &caller.restaurant_id.0,
+                &caller.restaurant_id,
                 &start_of_day(period.from, timezone),
                 &start_of_day(period.end(), timezone),
                 &after_time,
@@ -109,9 +109,8 @@ pub async fn list(
                 &(page.limit + 1),
             ],
         )
-        .await
-        .map_err(SalesError::from)?;
-    tx.commit().await.map_err(SalesError::from)?;
+        .await?;
+    tx.commit().await?;
     let items: Vec<(Transaction, Cursor)> = rows
         .iter()
         .map(|r| {
@@ -149,33 +148,24 @@ struct Line {
     line_total: String,
 }
 
-pub async fn one(
-    client: &mut Client,
-    caller: &Caller,
-    id: Option<&str>,
-) -> Result<Response, Problem> {
-    // An id this API never issued is as unknown as one of another restaurant.
-    let Some(id) = id.and_then(|id| id.parse::<i64>().ok()) else {
-        return Err(Problem::not_found());
-    };
+pub async fn one(client: &mut Client, caller: &Caller, id: i64) -> Result<Response, SalesError> {
     let (tx, _) = open(client, caller).await?;
     let row = tx
         .query_opt(
             &format!("SELECT {COLUMNS} FROM transactions WHERE id = $1 AND restaurant_id = $2"),
-            &[&id, &caller.restaurant_id.0],
+            &[&id, &caller.restaurant_id],
         )
-        .await
-        .map_err(SalesError::from)?
+        .await?
         .ok_or_else(Problem::not_found)?;
     let lines = tx
         .query(
             "SELECT item_name, category, quantity, unit_price, discount, tax, line_total
              FROM transaction_items WHERE transaction_id = $1 AND restaurant_id = $2 ORDER BY line_no",
-            &[&id, &caller.restaurant_id.0],
+            &[&id, &caller.restaurant_id],
         )
         .await
-        .map_err(SalesError::from)?;
-    tx.commit().await.map_err(SalesError::from)?;
+        ?;
+    tx.commit().await?;
     ok(&Detail {
         transaction: Transaction::of(&row),
         items: lines

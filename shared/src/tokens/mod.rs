@@ -12,21 +12,24 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use postgres_types::{FromSql, ToSql};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::config::{self, ConfigError, Vars};
 use crate::http::Request;
+use crate::ids::{RestaurantId, UserId};
 use crate::problem::Problem;
 use crate::secrets::{ExposeSecret, Secrets, SecretsError};
-use crate::tenant::RestaurantId;
 
 pub const LEEWAY_SECS: u64 = 30;
 /// The default lifetime of an access token.
 pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A user's role (PostgreSQL's `user_role`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSql, FromSql)]
 #[serde(rename_all = "snake_case")]
+#[postgres(name = "user_role", rename_all = "snake_case")]
 pub enum Role {
     Owner,
     Manager,
@@ -70,7 +73,7 @@ pub struct Claims {
 /// The verified caller of a protected route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Caller {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub restaurant_id: RestaurantId,
     pub session_id: Uuid,
     pub role: Role,
@@ -281,7 +284,7 @@ impl Verifier {
         span.record("user_id", tracing::field::display(claims.sub));
         span.record("restaurant_id", tracing::field::display(claims.rid));
         Ok(Caller {
-            user_id: claims.sub,
+            user_id: UserId(claims.sub),
             restaurant_id: RestaurantId(claims.rid),
             session_id: claims.sid,
             role: claims.role,

@@ -130,7 +130,7 @@ pub async fn land(
                 let started = Instant::now();
                 rollups.add(&stretch, &done.skipped);
                 if rollups.len() >= rollups::FLUSH_AT {
-                    rollups.flush(&tx, claim.key.restaurant.0, claim.key.upload).await?;
+                    rollups.flush(&tx, claim.key.restaurant, claim.key.upload).await?;
                 }
                 landing.rollup_time += started.elapsed();
             }
@@ -163,7 +163,7 @@ pub async fn land(
     };
     let started = Instant::now();
     rollups
-        .flush(&tx, claim.key.restaurant.0, claim.key.upload)
+        .flush(&tx, claim.key.restaurant, claim.key.upload)
         .await?;
     landing.rollup_time += started.elapsed();
     finish(tx, claim, summary, landing).await.map(Some)
@@ -180,7 +180,7 @@ async fn insert(
         .query_one(
             statement,
             &[
-                &claim.key.restaurant.0,
+                &claim.key.restaurant,
                 &claim.key.upload,
                 &o.id,
                 &o.order_id,

@@ -86,7 +86,7 @@ pub async fn land(
         Err(landed) => return Ok(landed),
     };
 
-    let rid = claim.key.restaurant.0;
+    let rid = claim.key.restaurant;
     let upload = claim.key.upload;
     let mut landing = Landing::default();
     // Rows that disagree with the first row of their order on ordered_at,
