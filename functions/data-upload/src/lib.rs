@@ -99,7 +99,7 @@ pub enum UploadError {
     #[error("no such upload")]
     NotFound,
     #[error("the upload is {0}, not waiting for its file")]
-    NotAwaitingFile(String),
+    NotAwaitingFile(view::ShownStatus),
     #[error("the upload is being ingested")]
     BeingIngested,
     #[error(transparent)]

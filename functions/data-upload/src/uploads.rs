@@ -7,14 +7,14 @@ use flux_shared::pages::{Page, PageRequest};
 use flux_shared::problem::{FieldError, Problem};
 use flux_shared::tenant::{self, with_caller};
 use flux_shared::tokens::Caller;
-use flux_shared::uploads::UploadKey;
+use flux_shared::uploads::{UploadKey, UploadStatus};
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::input::{NewUpload, NewUploadBody};
 use crate::presign::presign;
-use crate::view::{UploadView, COLUMNS, STATUSES, STATUS_SQL};
+use crate::view::{ShownStatus, UploadView, COLUMNS, STATUS_SQL};
 use crate::{UploadError, UploadState};
 
 pub async fn create(
@@ -78,10 +78,11 @@ fn status_filter(req: &Request) -> Result<Option<Vec<String>>, Problem> {
         return Ok(None);
     };
     let wanted: Vec<String> = raw.split(',').map(|s| s.trim().to_string()).collect();
-    if let Some(unknown) = wanted.iter().find(|s| !STATUSES.contains(&s.as_str())) {
+    if let Some(unknown) = wanted.iter().find(|s| ShownStatus::parse(s).is_none()) {
+        let statuses: Vec<&str> = ShownStatus::ALL.iter().map(|s| s.as_str()).collect();
         return Err(Problem::invalid_query(vec![FieldError::new(
             "status",
-            format!("{unknown:?} is not a status; use {}", STATUSES.join(", ")),
+            format!("{unknown:?} is not a status; use {}", statuses.join(", ")),
         )]));
     }
     Ok(Some(wanted))
@@ -170,7 +171,7 @@ pub async fn fresh_url(
         .await?
         .ok_or(UploadError::NotFound)?;
     let upload = UploadView::of(&row);
-    if !["awaiting_upload", "expired"].contains(&upload.status.as_str()) {
+    if !upload.status.awaits_file() {
         return Err(UploadError::NotAwaitingFile(upload.status));
     }
     let content_type: String = row.get("content_type");
@@ -212,7 +213,7 @@ pub async fn delete(
         ?
         .map(|row| UploadView::of(&row))
         .ok_or(UploadError::NotFound)?;
-    if upload.status == "processing" {
+    if upload.status == ShownStatus::Stored(UploadStatus::Processing) {
         return Err(UploadError::BeingIngested);
     }
     if let Some(block) = upload.transaction_block {

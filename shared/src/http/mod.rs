@@ -175,6 +175,7 @@ mod tests {
         assert_eq!(status, StatusCode::CREATED);
         assert_eq!(json["name"], "a");
         assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["cache-control"], "no-store", "the default");
         assert_eq!(
             headers["access-control-allow-origin"],
             "https://app.example"
@@ -265,5 +266,31 @@ mod tests {
             .to_str()
             .unwrap()
             .contains("authorization"));
+    }
+
+    #[tokio::test]
+    async fn a_handler_may_choose_its_cache_policy_and_problems_are_never_stored() {
+        let config = HttpConfig::default();
+        let cached = serve(
+            &config,
+            request(Method::POST, "/things", "application/json", "{}"),
+            async |_: Routed<Things>, _| {
+                let response = json_response(StatusCode::OK, &serde_json::json!({}));
+                Ok::<_, Problem>(cache_publicly(
+                    response,
+                    std::time::Duration::from_secs(300),
+                ))
+            },
+        )
+        .await;
+        assert_eq!(cached.headers()["cache-control"], "public, max-age=300");
+        let missing = serve(
+            &config,
+            request(Method::GET, "/nope", "", ""),
+            async |_: Routed<Things>, _| -> Result<Response, Problem> { panic!("not routed") },
+        )
+        .await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert_eq!(missing.headers()["cache-control"], "no-store");
     }
 }

@@ -44,15 +44,6 @@ impl Role {
             Role::Staff => "staff",
         }
     }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "owner" => Some(Role::Owner),
-            "manager" => Some(Role::Manager),
-            "staff" => Some(Role::Staff),
-            _ => None,
-        }
-    }
 }
 
 /// The claims of an access token (API.md).

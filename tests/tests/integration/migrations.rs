@@ -96,3 +96,53 @@ async fn sales_from_before_the_bulk_model_move_over_with_their_rollups() {
         "the upload can be undone: a share of each rollup"
     );
 }
+
+/// The Rust enums bind to and read from PostgreSQL's enums, label for label.
+#[tokio::test]
+async fn upload_status_and_role_match_their_postgresql_enums() {
+    use flux_shared::tokens::Role;
+    use flux_shared::uploads::UploadStatus;
+
+    let db = TestDb::new().await;
+    let owner = flux_tests::connect(&db.owner_url).await;
+    let labels = |enum_type: &str| {
+        let sql = format!("SELECT unnest(enum_range(NULL::{enum_type}))::text");
+        let owner = &owner;
+        async move {
+            let rows = owner.query(&sql, &[]).await.unwrap();
+            rows.iter().map(|r| r.get(0)).collect::<Vec<String>>()
+        }
+    };
+    let statuses = [
+        UploadStatus::AwaitingUpload,
+        UploadStatus::Processing,
+        UploadStatus::Completed,
+        UploadStatus::CompletedWithErrors,
+        UploadStatus::Failed,
+    ];
+    assert_eq!(
+        labels("upload_status").await,
+        statuses.map(|s| s.as_str().to_string())
+    );
+    for status in statuses {
+        let back: UploadStatus = owner
+            .query_one("SELECT $1::upload_status", &[&status])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(back, status);
+    }
+    let roles = [Role::Owner, Role::Manager, Role::Staff];
+    assert_eq!(
+        labels("user_role").await,
+        roles.map(|r| r.as_str().to_string())
+    );
+    for role in roles {
+        let back: Role = owner
+            .query_one("SELECT $1::user_role", &[&role])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(back, role);
+    }
+}
