@@ -4,6 +4,10 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use crate::cells::Cells;
+use crate::columns::Field;
+use crate::values::{self, NumberStyle};
+
 /// Unit prices, discounts and taxes are below this.
 pub const MONEY_LIMIT: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
 /// A line amount (given, or quantity × unit price) is below this.
@@ -99,6 +103,79 @@ impl OrderSums {
             .checked_sub(self.discount)?
             .checked_add(self.tax)
     }
+}
+
+/// What the sign of an amount means.
+#[derive(Clone, Copy)]
+pub enum Sign {
+    /// Negative amounts are errors.
+    Positive,
+    /// Square shows discounts as negative amounts: the sign is presentation.
+    Presentation,
+}
+
+/// The amount in `field`'s cell, within its bound (line amounts below
+/// 10,000,000, anything else below 1,000,000); `None` when empty or bad
+/// (then the row has the error).
+pub fn in_cell(
+    row: &mut Cells<'_>,
+    field: Field,
+    sign: Sign,
+    numbers: NumberStyle,
+) -> Option<Decimal> {
+    row.non_empty(field)?;
+    row.parse(field, |s| {
+        let mut value = values::money(s, numbers).map_err(String::from)?;
+        match sign {
+            Sign::Presentation => value = value.abs(),
+            Sign::Positive if value < Decimal::ZERO => return Err("must be at least 0".into()),
+            Sign::Positive => {}
+        }
+        let (limit, message) = match field {
+            Field::LineAmount => (LINE_LIMIT, LINE_MESSAGE),
+            _ => (MONEY_LIMIT, MONEY_MESSAGE),
+        };
+        match value < limit {
+            true => Ok(value),
+            false => Err(message.into()),
+        }
+    })
+}
+
+/// A row must give a unit price or a line amount.
+pub fn require_a_price(row: &mut Cells<'_>) {
+    if row.non_empty(Field::UnitPrice).is_none() && row.non_empty(Field::LineAmount).is_none() {
+        let field = match row.has(Field::UnitPrice) {
+            true => Field::UnitPrice,
+            false => Field::LineAmount,
+        };
+        row.reject(field, "", "is required");
+    }
+}
+
+/// [`line`], with an out-of-range result blamed on the cell the amount
+/// came from, as the file wrote it.
+pub fn line_in_row(
+    row: &mut Cells<'_>,
+    unit_price: Option<Decimal>,
+    given_amount: Option<Decimal>,
+    quantity: Decimal,
+) -> Option<(Decimal, Decimal)> {
+    let error = match line(unit_price, given_amount, quantity) {
+        Ok(amounts) => return Some(amounts),
+        Err(error) => error,
+    };
+    let field = match given_amount {
+        Some(_) => Field::LineAmount,
+        None => Field::UnitPrice,
+    };
+    let cell = row.non_empty(field).unwrap_or_default().to_string();
+    let message = match error {
+        LineError::Line => LINE_MESSAGE,
+        LineError::UnitPrice => UNIT_PRICE_MESSAGE,
+    };
+    row.reject(field, &cell, message);
+    None
 }
 
 #[cfg(test)]

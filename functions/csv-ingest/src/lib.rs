@@ -2,6 +2,7 @@
 //! PostgreSQL, exactly once per upload (CSV.md, API.md "Ingestion").
 
 pub mod amounts;
+mod cells;
 pub mod columns;
 pub mod land;
 pub mod orders;
@@ -10,6 +11,7 @@ pub mod rollups;
 pub mod rows;
 pub mod store;
 pub mod values;
+mod vendors;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;

@@ -10,9 +10,40 @@ use std::task::{Context, Poll};
 use csv_async::{AsyncReader, AsyncReaderBuilder, ByteRecord};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use std::borrow::Cow;
+
 use crate::columns::Columns;
-use crate::rows::Encoding;
 use crate::values::NumberStyle;
+
+/// How the file's bytes are text: sniffed from its start (see [`open`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8,
+    Windows1252,
+}
+
+impl Encoding {
+    /// One row's cells as text; `None` when a UTF-8 file's row is not UTF-8.
+    pub fn decode<'a>(self, fields: &[&'a [u8]]) -> Option<Vec<Cow<'a, str>>> {
+        fields
+            .iter()
+            .map(|raw| match self {
+                Encoding::Utf8 => std::str::from_utf8(raw).ok().map(Cow::Borrowed),
+                Encoding::Windows1252 => {
+                    Some(encoding_rs::WINDOWS_1252.decode_without_bom_handling(raw).0)
+                }
+            })
+            .collect()
+    }
+
+    /// A header cell, with anything undecodable replaced.
+    fn decode_lossy(self, raw: &[u8]) -> Cow<'_, str> {
+        match self {
+            Encoding::Utf8 => String::from_utf8_lossy(raw),
+            Encoding::Windows1252 => encoding_rs::WINDOWS_1252.decode_without_bom_handling(raw).0,
+        }
+    }
+}
 
 const SNIFF_BYTES: usize = 64 * 1024;
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -118,13 +149,7 @@ pub async fn open<R: AsyncRead + Unpin + Send>(
     };
     let names: Vec<String> = header
         .iter()
-        .map(|f| match encoding {
-            Encoding::Utf8 => String::from_utf8_lossy(f).into_owned(),
-            Encoding::Windows1252 => encoding_rs::WINDOWS_1252
-                .decode_without_bom_handling(f)
-                .0
-                .into_owned(),
-        })
+        .map(|f| encoding.decode_lossy(f).into_owned())
         .collect();
     let columns = Columns::from_header(&names).map_err(FileProblem::Header)?;
     Ok((
