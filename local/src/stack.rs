@@ -232,6 +232,17 @@ impl RunningStack {
     }
 }
 
+/// A stack dropped without [`RunningStack::shutdown`] (a test that
+/// panicked) still stops serving: its tasks are told to stop and aborted.
+impl Drop for RunningStack {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
 async fn bind(port: u16, what: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(("127.0.0.1", port))
         .await

@@ -149,6 +149,38 @@ impl TestDb {
     }
 }
 
+/// One test's system: a fresh database, the local stack over it and an API
+/// client. The stack stops when it is dropped, so a failing test stops its
+/// servers too.
+pub struct TestApp {
+    pub db: TestDb,
+    pub stack: RunningStack,
+    pub api: Api,
+}
+
+impl TestApp {
+    /// The stack over a fresh database; uploads are ingested as in AWS.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(None).await
+    }
+
+    /// The stack with ObjectCreated events going to `on_object_created`.
+    pub async fn spawn_with(on_object_created: Option<ObjectCreatedHandler>) -> Self {
+        let db = TestDb::new().await;
+        let stack = spawn_stack(&db, on_object_created).await;
+        let api = Api::new(&stack);
+        Self { db, stack, api }
+    }
+
+    /// [`TestApp::spawn`] and the access token of a freshly registered
+    /// owner, `(email, restaurant name)`.
+    pub async fn signed_in((email, restaurant): (&str, &str)) -> (Self, String) {
+        let app = Self::spawn().await;
+        let token = owner_token(&app.api, email, restaurant).await;
+        (app, token)
+    }
+}
+
 /// The local stack on free ports, over a fresh database, with ObjectCreated
 /// events going to `on_object_created` when given.
 pub async fn spawn_stack(
@@ -186,30 +218,27 @@ pub fn event_channel() -> (
     (handler, rx)
 }
 
+/// One uploaded file whose S3 event was captured instead of ingested.
+pub struct CapturedUpload {
+    /// The owner's access token.
+    pub token: String,
+    /// The upload's id.
+    pub id: String,
+    pub event: aws_lambda_events::s3::S3Event,
+}
+
 /// A stack whose S3 events are captured instead of ingested, and one
-/// uploaded file's event: for driving csv-ingest by hand. Returns the
-/// stack, its API, the owner's token, the upload's id and its event.
-pub async fn captured_upload(
-    db: &TestDb,
-    email: &str,
-    csv: &[u8],
-) -> (
-    RunningStack,
-    Api,
-    String,
-    String,
-    aws_lambda_events::s3::S3Event,
-) {
+/// uploaded file's event: for driving csv-ingest by hand.
+pub async fn captured_upload(email: &str, csv: &[u8]) -> (TestApp, CapturedUpload) {
     let (handler, mut events) = event_channel();
-    let stack = spawn_stack(db, Some(handler)).await;
-    let api = Api::new(&stack);
-    let token = owner_token(&api, email, "Captured").await;
-    let id = api.upload(&token, "captured.csv", csv).await;
+    let app = TestApp::spawn_with(Some(handler)).await;
+    let token = owner_token(&app.api, email, "Captured").await;
+    let id = app.api.upload(&token, "captured.csv", csv).await;
     let event = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
         .await
         .expect("an ObjectCreated event")
         .expect("the event channel is open");
-    (stack, api, token, id, event)
+    (app, CapturedUpload { token, id, event })
 }
 
 /// A directory under the system temp dir, readable by the `postgres` user

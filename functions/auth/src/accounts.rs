@@ -33,18 +33,11 @@ pub struct Registration {
     pub password_hash: String,
 }
 
-/// Who was registered, and the session they are signed in with.
-pub struct Registered {
-    pub user_id: UserId,
-    pub restaurant: RestaurantId,
-    pub session: Session,
-}
-
 pub async fn register(
     client: &mut Client,
     registration: &Registration,
     policy: &SessionPolicy,
-) -> Result<Registered, AuthError> {
+) -> Result<Session, AuthError> {
     let restaurant = RestaurantId::new_v4();
     let user_id = UserId::new_v4();
     let tx = tenant::begin(client, restaurant).await?;
@@ -78,11 +71,7 @@ pub async fn register(
     })?;
     let session = sessions::start(&tx, restaurant, user_id, policy).await?;
     tx.commit().await?;
-    Ok(Registered {
-        user_id,
-        restaurant,
-        session,
-    })
+    Ok(session)
 }
 
 /// The account a sign-in names, with what its password is checked against.

@@ -2,7 +2,7 @@
 //! the browser app shows.
 
 use chrono::Utc;
-use flux_shared::tenant::{self, RestaurantId, UserId};
+use flux_shared::tenant;
 use flux_shared::tokens::{Claims, TokenConfig};
 use serde::Serialize;
 use tokio_postgres::Client;
@@ -23,17 +23,15 @@ pub struct TokenResponse {
     restaurant: RestaurantView,
 }
 
-/// The token response for `user_id` signed in with `session`.
+/// The token response for a user signed in with `session`.
 pub async fn token_response(
     client: &mut Client,
     tokens: &TokenConfig,
     keys: &AuthKeys,
-    restaurant: RestaurantId,
-    user_id: UserId,
     session: Session,
 ) -> Result<TokenResponse, AuthError> {
-    let tx = tenant::begin(client, restaurant).await?;
-    let (user, restaurant) = accounts::profile(&tx, restaurant, user_id).await?;
+    let tx = tenant::begin(client, session.restaurant).await?;
+    let (user, restaurant) = accounts::profile(&tx, session.restaurant, session.user_id).await?;
     tx.commit().await?;
     let access_token = sign(tokens, keys, &user, session.id)?;
     Ok(TokenResponse {

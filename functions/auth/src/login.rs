@@ -56,15 +56,8 @@ pub async fn login(
     let rehashed = upgraded.is_some();
     let session = accounts::sign_in(&mut client, &candidate, upgraded, &state.sessions).await?;
     tracing::info!(user_id = %candidate.user_id, restaurant_id = %candidate.restaurant, rehashed, "signed in");
-    let response = token_response(
-        &mut client,
-        &state.tokens,
-        &state.keys.current().await.auth,
-        candidate.restaurant,
-        candidate.user_id,
-        session,
-    )
-    .await?;
+    let keys = state.keys.current().await;
+    let response = token_response(&mut client, &state.tokens, &keys.auth, session).await?;
     Ok(http::json_response(StatusCode::OK, &response))
 }
 

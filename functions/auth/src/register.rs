@@ -29,17 +29,10 @@ pub async fn register(state: &AuthState, req: &Request) -> Result<Response, Auth
         password_hash: passwords::hash(password.into_inner()).await?,
     };
     let mut client = state.pool.get().await?;
-    let registered = accounts::register(&mut client, &registration, &state.sessions).await?;
-    tracing::info!(user_id = %registered.user_id, restaurant_id = %registered.restaurant, "registered");
-    let response = token_response(
-        &mut client,
-        &state.tokens,
-        &state.keys.current().await.auth,
-        registered.restaurant,
-        registered.user_id,
-        registered.session,
-    )
-    .await?;
+    let session = accounts::register(&mut client, &registration, &state.sessions).await?;
+    tracing::info!(user_id = %session.user_id, restaurant_id = %session.restaurant, "registered");
+    let keys = state.keys.current().await;
+    let response = token_response(&mut client, &state.tokens, &keys.auth, session).await?;
     Ok(http::json_response(StatusCode::CREATED, &response))
 }
 

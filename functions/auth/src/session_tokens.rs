@@ -27,20 +27,8 @@ pub async fn refresh(state: &AuthState, req: &Request) -> Result<Response, AuthE
     )
     .await?;
     match outcome {
-        Refreshed::Token {
-            session,
-            user_id,
-            restaurant,
-        } => {
-            let response = token_response(
-                &mut client,
-                &state.tokens,
-                &keys.auth,
-                restaurant,
-                user_id,
-                session,
-            )
-            .await?;
+        Refreshed::Token(session) => {
+            let response = token_response(&mut client, &state.tokens, &keys.auth, session).await?;
             Ok(http::json_response(StatusCode::OK, &response))
         }
         Refreshed::Invalid => Err(AuthError::InvalidRefreshToken),

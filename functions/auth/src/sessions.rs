@@ -62,9 +62,11 @@ impl Default for SessionPolicy {
 }
 
 /// A session just started or refreshed: its id (access tokens carry it as
-/// `sid`) and its current refresh token.
+/// `sid`), whose it is, and its current refresh token.
 pub struct Session {
     pub id: Uuid,
+    pub user_id: UserId,
+    pub restaurant: RestaurantId,
     pub refresh_token: RefreshToken,
 }
 
@@ -86,6 +88,8 @@ pub async fn start(
     insert_token(tx, restaurant, session_id, &token, None, expires_at).await?;
     Ok(Session {
         id: session_id,
+        user_id,
+        restaurant,
         refresh_token: token,
     })
 }
@@ -110,11 +114,7 @@ async fn insert_token(
 
 pub enum Refreshed {
     /// A valid successor for this user.
-    Token {
-        session: Session,
-        user_id: UserId,
-        restaurant: RestaurantId,
-    },
+    Token(Session),
     /// Unknown, expired or revoked.
     Invalid,
     /// A rotated token presented again: the session is now revoked.
@@ -198,14 +198,12 @@ pub async fn rotate(
             )
             .await?;
             tx.commit().await?;
-            Ok(Refreshed::Token {
-                session: Session {
-                    id: session_id,
-                    refresh_token: successor,
-                },
+            Ok(Refreshed::Token(Session {
+                id: session_id,
                 user_id,
                 restaurant,
-            })
+                refresh_token: successor,
+            }))
         }
         (Some(rotated_at), Some(successor_id)) if within(rotated_at, policy.reuse_grace) => {
             // A racing tab: hand out the same successor, if it is still unused.
@@ -218,14 +216,12 @@ pub async fn rotate(
                 .is_some();
             if unused {
                 tx.commit().await?;
-                return Ok(Refreshed::Token {
-                    session: Session {
-                        id: session_id,
-                        refresh_token: successor,
-                    },
+                return Ok(Refreshed::Token(Session {
+                    id: session_id,
                     user_id,
                     restaurant,
-                });
+                    refresh_token: successor,
+                }));
             }
             revoke_session(&tx, session_id, "refresh token reuse").await?;
             tx.commit().await?;

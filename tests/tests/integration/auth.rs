@@ -8,16 +8,9 @@ use flux_local::stack::{RunningStack, AUTH_KEYS_SECRET};
 use flux_shared::secrets::Secrets;
 use flux_shared::tokens::keys::AuthKeys;
 use flux_shared::tokens::{Claims, Role};
-use flux_tests::{spawn_stack, Api, TestDb, STRONG_PASSWORD};
+use flux_tests::{TestApp, STRONG_PASSWORD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-
-async fn setup() -> (TestDb, RunningStack, Api) {
-    let db = TestDb::new().await;
-    let stack = spawn_stack(&db, None).await;
-    let api = Api::new(&stack);
-    (db, stack, api)
-}
 
 async fn stack_keys(stack: &RunningStack) -> AuthKeys {
     let secrets = Secrets::dir(stack.data_dir.join("secrets"));
@@ -35,7 +28,9 @@ fn login_body(email: &str, password: &str) -> Value {
 
 #[tokio::test]
 async fn register_signs_the_owner_in_and_me_returns_the_profile() {
-    let (_db, stack, api) = setup().await;
+    let app = TestApp::spawn().await;
+    let stack = &app.stack;
+    let api = &app.api;
     let reply = api
         .post(
             "/auth/register",
@@ -73,12 +68,12 @@ async fn register_signs_the_owner_in_and_me_returns_the_profile() {
     assert_eq!(me.body["user"], body["user"]);
     assert_eq!(me.body["restaurant"], body["restaurant"]);
     assert_eq!(me.header("cache-control"), "no-store");
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn registration_input_is_validated_with_named_fields() {
-    let (_db, stack, api) = setup().await;
+    let app = TestApp::spawn().await;
+    let api = &app.api;
     let cases = [
         (
             json!({"password": STRONG_PASSWORD, "restaurant_name": "R"}),
@@ -176,12 +171,12 @@ async fn registration_input_is_validated_with_named_fields() {
     let huge =
         json!({"email": "a@b.co", "password": "p".repeat(70 * 1024), "restaurant_name": "R"});
     assert_eq!(api.post("/auth/register", &huge).await.status, 413);
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_taken_email_is_a_conflict_even_under_concurrent_registration() {
-    let (_db, stack, api) = setup().await;
+    let app = TestApp::spawn().await;
+    let api = &app.api;
     api.register("owner@bistro.example", "Bistro").await;
     let again = api
         .post(
@@ -205,12 +200,12 @@ async fn a_taken_email_is_a_conflict_even_under_concurrent_registration() {
     let mut statuses = futures::future::join_all(attempts).await;
     statuses.sort();
     assert_eq!(statuses, vec![201, 409, 409, 409, 409, 409, 409, 409]);
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn login_failures_look_the_same_whether_or_not_the_email_exists() {
-    let (_db, stack, api) = setup().await;
+    let app = TestApp::spawn().await;
+    let api = &app.api;
     api.register("known@bistro.example", "Bistro").await;
 
     let ok = api
@@ -243,7 +238,6 @@ async fn login_failures_look_the_same_whether_or_not_the_email_exists() {
     };
     assert_eq!(strip(wrong.body.clone()), strip(unknown.body.clone()));
     assert_eq!(wrong.body["detail"], "Invalid email or password");
-    stack.shutdown().await;
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -257,7 +251,8 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 /// while the other tests running alongside make 25 % swings ordinary.
 #[tokio::test]
 async fn unknown_email_and_wrong_password_take_the_same_time() {
-    let (_db, stack, api) = setup().await;
+    let app = TestApp::spawn().await;
+    let api = &app.api;
     let users: Vec<String> = (0..5)
         .map(|i| format!("timing{i}@bistro.example"))
         .collect();
@@ -294,12 +289,12 @@ async fn unknown_email_and_wrong_password_take_the_same_time() {
         (0.5..=2.0).contains(&ratio),
         "wrong {wrong:?} vs unknown {unknown:?}"
     );
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn repeated_failures_lock_an_email_even_for_the_right_password() {
-    let (_db, stack, api) = setup().await;
+    let app = TestApp::spawn().await;
+    let api = &app.api;
     api.register("locked@bistro.example", "Bistro").await;
     api.register("reset@bistro.example", "Bistro 2").await;
 
@@ -353,12 +348,12 @@ async fn repeated_failures_lock_an_email_even_for_the_right_password() {
         )
         .await;
     assert_eq!(other.status, 200);
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn many_failures_from_one_address_lock_that_address() {
-    let (_db, stack, api) = setup().await;
+    let app = TestApp::spawn().await;
+    let api = &app.api;
     api.register("victim@bistro.example", "Bistro").await;
     for i in 0..50 {
         let reply = api
@@ -377,12 +372,13 @@ async fn many_failures_from_one_address_lock_that_address() {
         .await;
     assert_eq!(reply.status, 429);
     assert!(!reply.header("retry-after").is_empty());
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn refresh_rotates_and_a_reused_token_revokes_the_session() {
-    let (db, stack, api) = setup().await;
+    let app = TestApp::spawn().await;
+    let db = &app.db;
+    let api = &app.api;
     let first = api.register("rotate@bistro.example", "Bistro").await;
     let t0 = first["refresh_token"].as_str().unwrap().to_string();
 
@@ -432,12 +428,13 @@ async fn refresh_rotates_and_a_reused_token_revokes_the_session() {
         assert_eq!(api.post("/auth/refresh", &bad).await.status, 401);
     }
     assert_eq!(api.post("/auth/refresh", &json!({})).await.status, 400);
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn concurrent_refreshes_of_one_token_yield_one_successor() {
-    let (db, stack, api) = setup().await;
+    let app = TestApp::spawn().await;
+    let db = &app.db;
+    let api = &app.api;
     let first = api.register("tabs@bistro.example", "Bistro").await;
     let t0 = first["refresh_token"].as_str().unwrap().to_string();
     let attempts = (0..6).map(|_| {
@@ -465,12 +462,13 @@ async fn concurrent_refreshes_of_one_token_yield_one_successor() {
         .unwrap()
         .get(0);
     assert_eq!(tokens, 2, "the original and exactly one successor");
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn expired_sessions_cannot_refresh() {
-    let (db, stack, api) = setup().await;
+    let app = TestApp::spawn().await;
+    let db = &app.db;
+    let api = &app.api;
     let first = api.register("old@bistro.example", "Bistro").await;
     db.superuser()
         .await
@@ -487,12 +485,12 @@ async fn expired_sessions_cannot_refresh() {
         )
         .await;
     assert_eq!(reply.status, 401);
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn logout_revokes_the_session_and_is_idempotent() {
-    let (_db, stack, api) = setup().await;
+    let app = TestApp::spawn().await;
+    let api = &app.api;
     let first = api.register("bye@bistro.example", "Bistro").await;
     let token = first["refresh_token"].clone();
     let reply = api
@@ -531,7 +529,6 @@ async fn logout_revokes_the_session_and_is_idempotent() {
         )
         .await;
     assert_eq!(refreshed.status, 200);
-    stack.shutdown().await;
 }
 
 fn sign(keys: &AuthKeys, claims: &Claims) -> String {
@@ -542,9 +539,11 @@ fn sign(keys: &AuthKeys, claims: &Claims) -> String {
 
 #[tokio::test]
 async fn tampered_tokens_of_every_kind_are_refused() {
-    let (_db, stack, api) = setup().await;
+    let app = TestApp::spawn().await;
+    let stack = &app.stack;
+    let api = &app.api;
     let first = api.register("tokens@bistro.example", "Bistro").await;
-    let keys = stack_keys(&stack).await;
+    let keys = stack_keys(stack).await;
     let valid: Claims =
         serde_json::from_value(claims_of(first["access_token"].as_str().unwrap())).unwrap();
     let now = chrono::Utc::now().timestamp();
@@ -644,15 +643,16 @@ async fn tampered_tokens_of_every_kind_are_refused() {
     // Inside the 30 s leeway an expired token is still accepted.
     let lenient = with(&|c| c.exp = now - 10);
     assert_eq!(api.get("/auth/me", Some(&lenient)).await.status, 200);
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_user_never_sees_another_restaurant_through_me() {
-    let (_db, stack, api) = setup().await;
+    let app = TestApp::spawn().await;
+    let stack = &app.stack;
+    let api = &app.api;
     let a = api.register("a@alpha.example", "Alpha").await;
     let b = api.register("b@bravo.example", "Bravo").await;
-    let keys = stack_keys(&stack).await;
+    let keys = stack_keys(stack).await;
     // A validly signed token pairing A's user with B's restaurant finds nothing.
     let mut claims: Claims =
         serde_json::from_value(claims_of(a["access_token"].as_str().unwrap())).unwrap();
@@ -664,12 +664,13 @@ async fn a_user_never_sees_another_restaurant_through_me() {
         .get("/auth/me", Some(a["access_token"].as_str().unwrap()))
         .await;
     assert_eq!(mine.body["restaurant"]["name"], "Alpha");
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn jwks_and_discovery_publish_keys_that_verify_access_tokens() {
-    let (_db, stack, api) = setup().await;
+    let app = TestApp::spawn().await;
+    let stack = &app.stack;
+    let api = &app.api;
     let first = api.register("keys@bistro.example", "Bistro").await;
     let jwks = api.get("/.well-known/jwks.json", None).await;
     assert_eq!(jwks.status, 200);
@@ -701,12 +702,13 @@ async fn jwks_and_discovery_publish_keys_that_verify_access_tokens() {
         discovery.body["id_token_signing_alg_values_supported"],
         json!(["RS256"])
     );
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn outdated_password_hashes_are_upgraded_at_login() {
-    let (db, stack, api) = setup().await;
+    let app = TestApp::spawn().await;
+    let db = &app.db;
+    let api = &app.api;
     api.register("legacy@bistro.example", "Bistro").await;
     use argon2::password_hash::PasswordHasher;
     let weak = argon2::Argon2::new(
@@ -739,14 +741,14 @@ async fn outdated_password_hashes_are_upgraded_at_login() {
         stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{stored}"
     );
-    stack.shutdown().await;
 }
 
 /// PostgreSQL cannot store NUL in text: inputs carrying one are refused or
 /// fail like any bad input, never with a 500 (found by schemathesis).
 #[tokio::test]
 async fn control_characters_in_inputs_are_refused_not_a_server_error() {
-    let (_db, stack, api) = setup().await;
+    let app = TestApp::spawn().await;
+    let api = &app.api;
     let reply = api
         .post(
             "/auth/register",
@@ -774,5 +776,4 @@ async fn control_characters_in_inputs_are_refused_not_a_server_error() {
         .post("/auth/refresh", &json!({"refresh_token": "ab\u{0}c"}))
         .await;
     assert_eq!(reply.status, 401, "{:?}", reply.body);
-    stack.shutdown().await;
 }

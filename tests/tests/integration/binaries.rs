@@ -121,12 +121,11 @@ async fn migrate_then_the_api_functions_serve_as_lambda_runs_them() {
 
 #[tokio::test]
 async fn csv_ingest_takes_an_s3_batch_as_s3_sends_it() {
-    let db = TestDb::new().await;
     let csv = b"order_id,ordered_at,item,quantity,unit_price\nA1,2026-01-29 20:00,Soup,2,4.50\n";
-    let (stack, api, token, id, event) =
-        flux_tests::captured_upload(&db, "s3@example.com", csv).await;
+    let (app, captured) = flux_tests::captured_upload("s3@example.com", csv).await;
+    let (db, stack, api) = (&app.db, &app.stack, &app.api);
     let secrets = terraform_secrets();
-    let mut vars = deployed_environment(flux_csv_ingest::ENVIRONMENT, &db, secrets.path());
+    let mut vars = deployed_environment(flux_csv_ingest::ENVIRONMENT, db, secrets.path());
     vars.insert("UPLOADS_BUCKET".into(), stack.s3.bucket.clone());
     // Outside AWS the bucket is the local stack's S3 endpoint.
     vars.insert("S3_ENDPOINT_URL".into(), stack.s3.url.clone());
@@ -137,9 +136,9 @@ async fn csv_ingest_takes_an_s3_batch_as_s3_sends_it() {
         secrecy::ExposeSecret::expose_secret(&stack.s3.secret_key).to_string(),
     );
     let ingest = Running::ready("csv-ingest", &vars).await;
-    // Two records in one event, as S3 may batch them: the real upload and
+    // Two records in one captured.event, as S3 may batch them: the real upload and
     // a key no upload has.
-    let mut batch = serde_json::to_value(&event).unwrap();
+    let mut batch = serde_json::to_value(&captured.event).unwrap();
     let mut stranger = batch["Records"][0].clone();
     stranger["s3"]["object"]["key"] = format!(
         "uploads/{}/{}.csv",
@@ -150,10 +149,9 @@ async fn csv_ingest_takes_an_s3_batch_as_s3_sends_it() {
     batch["Records"].as_array_mut().unwrap().push(stranger);
     let outcome = ingest.invoke(batch).await;
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
-    let upload = api.wait_final(&token, &id).await;
+    let upload = api.wait_final(&captured.token, &captured.id).await;
     assert_eq!(upload["status"], "completed", "{upload}");
     assert_eq!(upload["rows_ingested"], 1, "{upload}");
-    stack.shutdown().await;
 }
 
 #[tokio::test]

@@ -2,17 +2,17 @@
 //! S3 endpoint presigned URLs point at, the same rule as the bucket's in
 //! Terraform.
 
-use flux_tests::{owner_token, spawn_stack, Api, TestDb};
+use flux_tests::{owner_token, TestApp};
 use serde_json::json;
 
 const APP: &str = "http://localhost:5173";
 
 #[tokio::test]
 async fn the_s3_endpoint_answers_browsers_as_the_bucket_rule_says() {
-    let db = TestDb::new().await;
-    let stack = spawn_stack(&db, None).await;
-    let api = Api::new(&stack);
-    let token = owner_token(&api, "cors@bistro.example", "Bistro").await;
+    let app = TestApp::spawn().await;
+    let stack = &app.stack;
+    let api = &app.api;
+    let token = owner_token(api, "cors@bistro.example", "Bistro").await;
     let created = api
         .post_auth(
             "/uploads",
@@ -94,7 +94,6 @@ async fn the_s3_endpoint_answers_browsers_as_the_bucket_rule_says() {
         body.contains("<Message>"),
         "S3 errors carry a message: {body}"
     );
-    stack.shutdown().await;
 }
 
 #[test]
@@ -152,9 +151,8 @@ fn the_local_cors_rule_is_the_buckets_in_terraform() {
 
 #[tokio::test]
 async fn the_api_lets_pages_read_what_they_need_and_delete() {
-    let db = TestDb::new().await;
-    let stack = spawn_stack(&db, None).await;
-    let api = Api::new(&stack);
+    let app = TestApp::spawn().await;
+    let api = &app.api;
     let preflight = api
         .raw()
         .request(
@@ -186,5 +184,4 @@ async fn the_api_lets_pages_read_what_they_need_and_delete() {
     let openapi = api.get("/openapi.json", None).await;
     assert_eq!(openapi.status, 200);
     assert!(openapi.body["paths"]["/sales/summary"].is_object());
-    stack.shutdown().await;
 }

@@ -120,7 +120,6 @@ async fn routes_answer_503_while_the_database_is_down_and_recover() {
         api.post_auth("/uploads", &token, &new_upload).await.status,
         201
     );
-    stack.shutdown().await;
 }
 
 /// csv-ingest with a short stale-claim window, over the stack's database
@@ -212,7 +211,6 @@ async fn a_database_crash_mid_ingest_leaves_nothing_and_the_retry_ingests_once()
         count(&superuser, "SELECT count(*) FROM transaction_items").await,
         120_000
     );
-    stack.shutdown().await;
 }
 
 #[tokio::test]
@@ -241,7 +239,6 @@ async fn an_object_deleted_before_ingest_fails_its_upload_clearly() {
         upload["error"],
         "the uploaded file is no longer in storage; upload it again"
     );
-    stack.shutdown().await;
 }
 
 /// A proxy to `upstream` whose first connection is cut after `cut_after`
@@ -336,7 +333,6 @@ async fn a_read_cut_off_mid_file_is_retried_and_ingested_once() {
         count(&superuser, "SELECT count(*) FROM transaction_items").await,
         30_000
     );
-    stack.shutdown().await;
 }
 
 #[tokio::test]
@@ -403,5 +399,4 @@ async fn many_sign_ins_and_uploads_at_once_get_no_5xx_and_no_duplicates() {
         count(&superuser, "SELECT count(*) FROM transaction_items").await,
         distinct_orders * 2
     );
-    stack.shutdown().await;
 }

@@ -9,7 +9,7 @@ use flux_auth::AuthState;
 use flux_shared::http::HttpConfig;
 use flux_shared::tokens::keys::generate_secret;
 use flux_shared::tokens::TokenConfig;
-use flux_tests::{spawn_stack, Api, TestDb, STRONG_PASSWORD};
+use flux_tests::{TestApp, TestDb, STRONG_PASSWORD};
 use futures::future::join_all;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext;
@@ -30,23 +30,20 @@ fn tally(statuses: impl IntoIterator<Item = u16>) -> HashMap<u16, usize> {
 
 #[tokio::test]
 async fn concurrent_wrong_passwords_for_one_email_verify_at_most_five() {
-    let db = TestDb::new().await;
-    let stack = spawn_stack(&db, None).await;
-    let api = Api::new(&stack);
+    let app = TestApp::spawn().await;
+    let api = &app.api;
     api.register("raced@bistro.example", "Bistro").await;
     let body = login_body("raced@bistro.example", "wrong-password-123");
     let attempts = (0..30).map(|_| api.post("/auth/login", &body));
     let counts = tally(join_all(attempts).await.iter().map(|r| r.status));
     assert_eq!(counts.get(&401), Some(&5), "{counts:?}");
     assert_eq!(counts.get(&429), Some(&25), "{counts:?}");
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn concurrent_sign_ins_from_one_address_verify_at_most_its_limit() {
-    let db = TestDb::new().await;
-    let stack = spawn_stack(&db, None).await;
-    let api = Api::new(&stack);
+    let app = TestApp::spawn().await;
+    let api = &app.api;
     let bodies: Vec<Value> = (0..80)
         .map(|i| login_body(&format!("spray{i}@bistro.example"), "wrong-password-123"))
         .collect();
@@ -54,14 +51,12 @@ async fn concurrent_sign_ins_from_one_address_verify_at_most_its_limit() {
     let counts = tally(join_all(attempts).await.iter().map(|r| r.status));
     assert_eq!(counts.get(&401), Some(&50), "{counts:?}");
     assert_eq!(counts.get(&429), Some(&30), "{counts:?}");
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn an_overlong_sign_in_email_is_an_ordinary_failure() {
-    let db = TestDb::new().await;
-    let stack = spawn_stack(&db, None).await;
-    let api = Api::new(&stack);
+    let app = TestApp::spawn().await;
+    let api = &app.api;
     for email in [
         format!("{}@bistro.example", "é".repeat(1000)),
         format!("{}@bistro.example", "a".repeat(5000)),
@@ -83,14 +78,12 @@ async fn an_overlong_sign_in_email_is_an_ordinary_failure() {
         .map(|r| r.status)
         .collect();
     assert_eq!(tally(statuses).get(&429), Some(&1));
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn one_account_per_email_whatever_its_case_or_script() {
-    let db = TestDb::new().await;
-    let stack = spawn_stack(&db, None).await;
-    let api = Api::new(&stack);
+    let app = TestApp::spawn().await;
+    let api = &app.api;
     let sign_in = async |email: &str| {
         api.post("/auth/login", &login_body(email, STRONG_PASSWORD))
             .await
@@ -117,7 +110,6 @@ async fn one_account_per_email_whatever_its_case_or_script() {
             .await;
         assert_eq!(again.status, 409, "{other_spelling}: {:?}", again.body);
     }
-    stack.shutdown().await;
 }
 
 #[tokio::test]
@@ -225,9 +217,8 @@ async fn behind_a_trusted_proxy_the_address_is_the_hop_the_proxy_added() {
 
 #[tokio::test]
 async fn logout_and_refresh_token_reuse_end_the_access_tokens_of_their_session() {
-    let db = TestDb::new().await;
-    let stack = spawn_stack(&db, None).await;
-    let api = Api::new(&stack);
+    let app = TestApp::spawn().await;
+    let api = &app.api;
     let first = api.register("session@bistro.example", "Bistro").await;
     let access = first["access_token"].as_str().unwrap().to_string();
     assert_eq!(api.get("/auth/me", Some(&access)).await.status, 200);
@@ -284,5 +275,4 @@ async fn logout_and_refresh_token_reuse_end_the_access_tokens_of_their_session()
         .await;
     assert_eq!(replay.status, 401);
     assert_eq!(api.get("/auth/me", Some(latest_access)).await.status, 401);
-    stack.shutdown().await;
 }

@@ -45,8 +45,6 @@ async fn health_reports_the_database_and_unknown_paths_are_problems() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 405);
     assert_eq!(response.headers()["allow"], "GET");
-
-    stack.shutdown().await;
 }
 
 /// The local stack's own PostgreSQL is stopped while it serves: /health
@@ -97,7 +95,6 @@ async fn health_is_503_while_the_database_is_down_and_recovers() {
         assert!(Instant::now() < deadline, "still {status} {body}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    stack.shutdown().await;
 }
 
 /// A database that accepts connections and never answers: the check is

@@ -2,16 +2,10 @@
 //! an order, or fail the upload with a clear message: never a panic, never
 //! internal text, never an upload stuck `processing`.
 
-use flux_tests::{owner_token, spawn_stack, Api, TestDb};
+use flux_tests::{Api, TestApp};
 use serde_json::{json, Value};
 
-async fn setup() -> (TestDb, flux_local::stack::RunningStack, Api, String) {
-    let db = TestDb::new().await;
-    let stack = spawn_stack(&db, None).await;
-    let api = Api::new(&stack);
-    let token = owner_token(&api, "owner@bounds.example", "Bounds").await;
-    (db, stack, api, token)
-}
+const OWNER: (&str, &str) = ("owner@bounds.example", "Bounds");
 
 async fn errors(api: &Api, token: &str, id: &str) -> Vec<Value> {
     let reply = api
@@ -31,7 +25,9 @@ fn huge_order(order_id: &str) -> String {
 
 #[tokio::test]
 async fn crafted_amounts_reject_their_row_or_their_order_not_the_file() {
-    let (db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let db = &app.db;
+    let api = &app.api;
     let mut csv = String::from(HEADER);
     csv.push_str("P-1,2026-01-29 19:05,Max price,2,79228162514264337593543950335,,\n"); // line 2
     csv.push_str("P-2,2026-01-29 19:05,Huge discount,1,5.00,10000000000.00,\n"); // 3
@@ -60,7 +56,7 @@ async fn crafted_amounts_reject_their_row_or_their_order_not_the_file() {
         ),
         "{upload}"
     );
-    let errors = errors(&api, &token, &id).await;
+    let errors = errors(api, &token, &id).await;
     let by_line = |line: u64| {
         errors
             .iter()
@@ -88,12 +84,12 @@ async fn crafted_amounts_reject_their_row_or_their_order_not_the_file() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(orders, ["OK-1", "OK-2"]);
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn line_amounts_out_of_range_reject_the_row_in_pos_exports_too() {
-    let (_db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let api = &app.api;
     let csv = "Order Id,Order Date,Menu Item,Qty,Gross Price\n\
                T-1,01/29/2026 19:05,Max amount,2,79228162514264337593543950335\n\
                T-2,01/29/2026 19:05,Tiny quantity,0.01,9999999.99\n\
@@ -109,7 +105,7 @@ async fn line_amounts_out_of_range_reject_the_row_in_pos_exports_too() {
         (&json!("completed_with_errors"), &json!(1), &json!(3)),
         "{upload}"
     );
-    let errors = errors(&api, &token, &id).await;
+    let errors = errors(api, &token, &id).await;
     let messages: Vec<(&Value, &Value, &Value)> = errors
         .iter()
         .map(|e| (&e["line"], &e["column"], &e["message"]))
@@ -134,14 +130,15 @@ async fn line_amounts_out_of_range_reject_the_row_in_pos_exports_too() {
             ),
         ]
     );
-    stack.shutdown().await;
 }
 
 /// An order spread across the file lands through staging, which applies
 /// the same bounds in SQL.
 #[tokio::test]
 async fn orders_out_of_range_are_rejected_on_the_staged_path_too() {
-    let (db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let db = &app.db;
+    let api = &app.api;
     let mut csv = String::from(HEADER);
     csv.push_str("SPREAD,2026-01-29 19:00,first,1,1.00,,\n"); // line 2
     for i in 0..3000 {
@@ -165,7 +162,7 @@ async fn orders_out_of_range_are_rejected_on_the_staged_path_too() {
         ),
         "{upload}"
     );
-    let errors = errors(&api, &token, &id).await;
+    let errors = errors(api, &token, &id).await;
     assert_eq!(errors.len(), 101);
     assert!(errors
         .iter()
@@ -181,12 +178,13 @@ async fn orders_out_of_range_are_rejected_on_the_staged_path_too() {
         .unwrap()
         .get(0);
     assert_eq!(subtotal.to_string(), "3.00");
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_record_over_64_kib_fails_the_upload_with_its_line() {
-    let (db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let db = &app.db;
+    let api = &app.api;
     let mut csv = String::from(HEADER);
     csv.push_str("A-1,2026-01-29 19:05,Soup,1,5.00,,\n");
     // A quoted field with newlines: the record starts on line 3.
@@ -219,5 +217,4 @@ async fn a_record_over_64_kib_fails_the_upload_with_its_line() {
         upload["error"], "no valid rows",
         "item_name is too long, the record is not"
     );
-    stack.shutdown().await;
 }

@@ -105,14 +105,6 @@ async fn upload_status_and_role_match_their_postgresql_enums() {
 
     let db = TestDb::new().await;
     let owner = flux_tests::connect(&db.owner_url).await;
-    let labels = |enum_type: &str| {
-        let sql = format!("SELECT unnest(enum_range(NULL::{enum_type}))::text");
-        let owner = &owner;
-        async move {
-            let rows = owner.query(&sql, &[]).await.unwrap();
-            rows.iter().map(|r| r.get(0)).collect::<Vec<String>>()
-        }
-    };
     let statuses = [
         UploadStatus::AwaitingUpload,
         UploadStatus::Processing,
@@ -120,29 +112,34 @@ async fn upload_status_and_role_match_their_postgresql_enums() {
         UploadStatus::CompletedWithErrors,
         UploadStatus::Failed,
     ];
-    assert_eq!(
-        labels("upload_status").await,
-        statuses.map(|s| s.as_str().to_string())
-    );
-    for status in statuses {
-        let back: UploadStatus = owner
-            .query_one("SELECT $1::upload_status", &[&status])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(back, status);
-    }
+    let labels = statuses.map(UploadStatus::as_str);
+    assert_same_enum(&owner, "upload_status", &statuses, &labels).await;
     let roles = [Role::Owner, Role::Manager, Role::Staff];
-    assert_eq!(
-        labels("user_role").await,
-        roles.map(|r| r.as_str().to_string())
-    );
-    for role in roles {
-        let back: Role = owner
-            .query_one("SELECT $1::user_role", &[&role])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(back, role);
+    let labels = roles.map(Role::as_str);
+    assert_same_enum(&owner, "user_role", &roles, &labels).await;
+}
+
+/// `values`, spelled `labels`, are exactly `enum_type`'s labels in order,
+/// and each goes to PostgreSQL and comes back as itself.
+async fn assert_same_enum<T>(
+    client: &tokio_postgres::Client,
+    enum_type: &str,
+    values: &[T],
+    labels: &[&str],
+) where
+    T: tokio_postgres::types::ToSql
+        + for<'a> tokio_postgres::types::FromSql<'a>
+        + Sync
+        + PartialEq
+        + std::fmt::Debug,
+{
+    let sql = format!("SELECT unnest(enum_range(NULL::{enum_type}))::text");
+    let rows = client.query(&sql, &[]).await.unwrap();
+    let stored: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(stored, labels, "{enum_type}");
+    for value in values {
+        let sql = format!("SELECT $1::{enum_type}");
+        let back: T = client.query_one(&sql, &[value]).await.unwrap().get(0);
+        assert_eq!(&back, value);
     }
 }

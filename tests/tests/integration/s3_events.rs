@@ -103,7 +103,6 @@ async fn a_presigned_put_stores_the_object_and_fires_the_s3_event() {
         .unwrap()
         .into_bytes();
     assert_eq!(stored.as_ref(), body);
-    stack.shutdown().await;
 }
 
 #[tokio::test]
@@ -145,5 +144,4 @@ async fn tampered_or_oversized_presigned_puts_are_refused_without_an_event() {
             .is_err(),
         "no event for refused uploads"
     );
-    stack.shutdown().await;
 }

@@ -2,7 +2,7 @@
 //! the figures of a known file, local dates and hours across both DST
 //! transitions, every 400 of the contract, tenancy, and undoing an upload.
 
-use flux_tests::{owner_token, spawn_stack, Api, TestDb};
+use flux_tests::{captured_upload, owner_token, Api, TestApp};
 use serde_json::{json, Value};
 
 const EXAMPLE: &str =
@@ -14,13 +14,7 @@ A-1003,2026-01-30 00:30,Margherita,,1,12.50,0,1.05,mobile
 A-1004,2026-02-02 12:00,Espresso,Drinks,1.5,2.00,,,
 ";
 
-async fn setup() -> (TestDb, flux_local::stack::RunningStack, Api, String) {
-    let db = TestDb::new().await;
-    let stack = spawn_stack(&db, None).await;
-    let api = Api::new(&stack);
-    let token = owner_token(&api, "owner@sales.example", "Chez Ventes").await;
-    (db, stack, api, token)
-}
+const OWNER: (&str, &str) = ("owner@sales.example", "Chez Ventes");
 
 async fn get(api: &Api, token: &str, path: &str) -> Value {
     let reply = api.get(path, Some(token)).await;
@@ -31,11 +25,12 @@ async fn get(api: &Api, token: &str, path: &str) -> Value {
 
 #[tokio::test]
 async fn every_view_adds_up_the_file_in_the_restaurants_timezone() {
-    let (_db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let api = &app.api;
     let (_, upload) = api.ingest(&token, "sales.csv", EXAMPLE.as_bytes()).await;
     assert_eq!(upload["status"], "completed", "{upload}");
 
-    let summary = get(&api, &token, "/sales/summary?from=2026-01-28&to=2026-02-03").await;
+    let summary = get(api, &token, "/sales/summary?from=2026-01-28&to=2026-02-03").await;
     assert_eq!(summary["timezone"], "Europe/Paris");
     assert_eq!(summary["granularity"], "day");
     assert_eq!(
@@ -56,7 +51,7 @@ async fn every_view_adds_up_the_file_in_the_restaurants_timezone() {
     assert_eq!(buckets[2]["orders"], 1);
 
     let weeks = get(
-        &api,
+        api,
         &token,
         "/sales/summary?from=2026-01-28&to=2026-02-03&granularity=week",
     )
@@ -74,7 +69,7 @@ async fn every_view_adds_up_the_file_in_the_restaurants_timezone() {
     );
     assert_eq!(weeks["buckets"][0]["orders"], 3);
     let months = get(
-        &api,
+        api,
         &token,
         "/sales/summary?from=2026-01-15&to=2026-03-10&granularity=month",
     )
@@ -88,7 +83,7 @@ async fn every_view_adds_up_the_file_in_the_restaurants_timezone() {
     assert_eq!(starts, ["2026-01-01", "2026-02-01", "2026-03-01"]);
     assert_eq!(months["buckets"][2]["orders"], 0);
 
-    let items = get(&api, &token, "/sales/items?from=2026-01-01&to=2026-02-28").await;
+    let items = get(api, &token, "/sales/items?from=2026-01-01&to=2026-02-28").await;
     assert_eq!(items["items"][0]["item_name"], "Margherita");
     assert_eq!(
         items["items"][0],
@@ -98,7 +93,7 @@ async fn every_view_adds_up_the_file_in_the_restaurants_timezone() {
     assert_eq!(items["items"].as_array().unwrap().len(), 4);
     assert_eq!(items["totals"]["orders"], 4);
     let by_quantity = get(
-        &api,
+        api,
         &token,
         "/sales/items?from=2026-01-01&to=2026-02-28&order_by=quantity&limit=2",
     )
@@ -112,7 +107,7 @@ async fn every_view_adds_up_the_file_in_the_restaurants_timezone() {
     assert_eq!(names, ["Margherita", "Espresso"]);
 
     let categories = get(
-        &api,
+        api,
         &token,
         "/sales/categories?from=2026-01-01&to=2026-02-28",
     )
@@ -140,7 +135,7 @@ async fn every_view_adds_up_the_file_in_the_restaurants_timezone() {
         ]
     );
 
-    let hours = get(&api, &token, "/sales/hours?from=2026-01-01&to=2026-02-28").await;
+    let hours = get(api, &token, "/sales/hours?from=2026-01-01&to=2026-02-28").await;
     let cells = hours["cells"].as_array().unwrap();
     assert_eq!(cells.len(), 168);
     // Thursday 29 January, 19:00 Paris: two orders.
@@ -153,12 +148,7 @@ async fn every_view_adds_up_the_file_in_the_restaurants_timezone() {
         json!({"weekday": 5, "hour": 0, "orders": 1, "net_sales": "12.50"})
     );
 
-    let payments = get(
-        &api,
-        &token,
-        "/sales/payments?from=2026-01-01&to=2026-02-28",
-    )
-    .await;
+    let payments = get(api, &token, "/sales/payments?from=2026-01-01&to=2026-02-28").await;
     assert_eq!(
         payments["items"],
         json!([
@@ -171,7 +161,7 @@ async fn every_view_adds_up_the_file_in_the_restaurants_timezone() {
     );
 
     let list = get(
-        &api,
+        api,
         &token,
         "/sales/transactions?from=2026-01-01&to=2026-02-28&limit=3",
     )
@@ -186,7 +176,7 @@ async fn every_view_adds_up_the_file_in_the_restaurants_timezone() {
     assert_eq!(list["items"][1]["ordered_at"], "2026-01-29T23:30:00.000Z");
     let cursor = list["next_cursor"].as_str().unwrap();
     let next = get(
-        &api,
+        api,
         &token,
         &format!("/sales/transactions?from=2026-01-01&to=2026-02-28&limit=3&cursor={cursor}"),
     )
@@ -194,7 +184,7 @@ async fn every_view_adds_up_the_file_in_the_restaurants_timezone() {
     assert_eq!(next["items"][0]["order_id"], "A-1001");
     assert_eq!(next["next_cursor"], Value::Null);
     let id = next["items"][0]["id"].as_str().unwrap();
-    let detail = get(&api, &token, &format!("/sales/transactions/{id}")).await;
+    let detail = get(api, &token, &format!("/sales/transactions/{id}")).await;
     assert_eq!(
         (
             &detail["order_id"],
@@ -218,12 +208,12 @@ async fn every_view_adds_up_the_file_in_the_restaurants_timezone() {
              "discount": "1.00", "tax": "0.50", "line_total": "6.00"}
         ])
     );
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn days_and_hours_follow_both_dst_transitions() {
-    let (_db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let api = &app.api;
     // Paris: clocks go forward on 29 March 2026 (23 hours), back on
     // 25 October (25 hours; 02:00-03:00 happens twice).
     let csv = "order_id,ordered_at,item_name,quantity,unit_price
@@ -237,7 +227,7 @@ F-3,2026-10-25 23:30,a,1,32.00
     let (_, upload) = api.ingest(&token, "dst.csv", csv.as_bytes()).await;
     assert_eq!(upload["status"], "completed", "{upload}");
     for (day, orders, net) in [("2026-03-29", 3, "7.00"), ("2026-10-25", 3, "56.00")] {
-        let summary = get(&api, &token, &format!("/sales/summary?from={day}&to={day}")).await;
+        let summary = get(api, &token, &format!("/sales/summary?from={day}&to={day}")).await;
         assert_eq!(
             (
                 &summary["totals"]["orders"],
@@ -247,12 +237,12 @@ F-3,2026-10-25 23:30,a,1,32.00
             "{day}"
         );
     }
-    let hours = get(&api, &token, "/sales/hours?from=2026-03-29&to=2026-03-29").await;
+    let hours = get(api, &token, "/sales/hours?from=2026-03-29&to=2026-03-29").await;
     let cell = |weekday: usize, hour: usize| hours["cells"][(weekday - 1) * 24 + hour].clone();
     assert_eq!(cell(7, 1)["orders"], 1);
     assert_eq!(cell(7, 2)["orders"], 0, "02:00-03:00 did not exist");
     assert_eq!(cell(7, 3)["orders"], 1);
-    let hours = get(&api, &token, "/sales/hours?from=2026-10-25&to=2026-10-25").await;
+    let hours = get(api, &token, "/sales/hours?from=2026-10-25&to=2026-10-25").await;
     let cell = |weekday: usize, hour: usize| hours["cells"][(weekday - 1) * 24 + hour].clone();
     assert_eq!(
         cell(7, 2),
@@ -260,18 +250,18 @@ F-3,2026-10-25 23:30,a,1,32.00
         "02:00 twice"
     );
     let list = get(
-        &api,
+        api,
         &token,
         "/sales/transactions?from=2026-10-25&to=2026-10-25",
     )
     .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 3);
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn every_bad_query_is_a_400_naming_its_parameter() {
-    let (_db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let api = &app.api;
     for (path, field) in [
         ("/sales/summary?from=2026-02-01&to=2026-01-01", "from"),
         ("/sales/summary?from=2020-01-01&to=2026-01-01", "to"),
@@ -305,49 +295,49 @@ async fn every_bad_query_is_a_400_naming_its_parameter() {
         .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     assert_eq!(api.get("/sales/summary", None).await.status, 401);
-    let default = get(&api, &token, "/sales/summary").await;
+    let default = get(api, &token, "/sales/summary").await;
     assert_eq!(
         default["buckets"].as_array().unwrap().len(),
         30,
         "the 30 days ending today"
     );
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn another_restaurants_sales_never_show() {
-    let (_db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let api = &app.api;
     let (_, upload) = api.ingest(&token, "sales.csv", EXAMPLE.as_bytes()).await;
     assert_eq!(upload["status"], "completed");
-    let other = owner_token(&api, "rival@sales.example", "Rival").await;
+    let other = owner_token(api, "rival@sales.example", "Rival").await;
     let range = "from=2026-01-01&to=2026-02-28";
-    let summary = get(&api, &other, &format!("/sales/summary?{range}")).await;
+    let summary = get(api, &other, &format!("/sales/summary?{range}")).await;
     assert_eq!(summary["totals"]["orders"], 0);
     assert!(
-        get(&api, &other, &format!("/sales/items?{range}")).await["items"]
+        get(api, &other, &format!("/sales/items?{range}")).await["items"]
             .as_array()
             .unwrap()
             .is_empty()
     );
     assert!(
-        get(&api, &other, &format!("/sales/categories?{range}")).await["items"]
+        get(api, &other, &format!("/sales/categories?{range}")).await["items"]
             .as_array()
             .unwrap()
             .is_empty()
     );
     assert!(
-        get(&api, &other, &format!("/sales/transactions?{range}")).await["items"]
+        get(api, &other, &format!("/sales/transactions?{range}")).await["items"]
             .as_array()
             .unwrap()
             .is_empty()
     );
-    let hours = get(&api, &other, &format!("/sales/hours?{range}")).await;
+    let hours = get(api, &other, &format!("/sales/hours?{range}")).await;
     assert!(hours["cells"]
         .as_array()
         .unwrap()
         .iter()
         .all(|c| c["orders"] == 0));
-    let mine = get(&api, &token, &format!("/sales/transactions?{range}")).await;
+    let mine = get(api, &token, &format!("/sales/transactions?{range}")).await;
     let id = mine["items"][0]["id"].as_str().unwrap();
     for (path, token) in [
         (format!("/sales/transactions/{id}"), &other),
@@ -358,12 +348,13 @@ async fn another_restaurants_sales_never_show() {
         assert_eq!(reply.status, 404, "{path}");
         assert_eq!(reply.header("content-type"), "application/problem+json");
     }
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn deleting_an_upload_takes_away_exactly_its_share() {
-    let (db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let db = &app.db;
+    let api = &app.api;
     let (first, _) = api.ingest(&token, "first.csv", EXAMPLE.as_bytes()).await;
     // The second upload repeats A-1004 (a duplicate, which stays the first
     // upload's) and adds A-2001.
@@ -379,10 +370,10 @@ A-2001,2026-02-02 13:00,Espresso,Drinks,1,2.00
         (&json!(1), &json!(1))
     );
     let range = "from=2026-01-01&to=2026-02-28";
-    let before = get(&api, &token, &format!("/sales/summary?{range}")).await;
+    let before = get(api, &token, &format!("/sales/summary?{range}")).await;
     assert_eq!(before["totals"]["orders"], 5);
 
-    let other = owner_token(&api, "rival@sales.example", "Rival").await;
+    let other = owner_token(api, "rival@sales.example", "Rival").await;
     let reply = api
         .send(
             api.raw()
@@ -406,13 +397,13 @@ A-2001,2026-02-02 13:00,Espresso,Drinks,1,2.00
             .status,
         404
     );
-    let after = get(&api, &token, &format!("/sales/summary?{range}")).await;
+    let after = get(api, &token, &format!("/sales/summary?{range}")).await;
     assert_eq!(
         after["totals"],
         json!({"orders": 1, "items": 1, "quantity": "1", "gross_sales": "2.00", "discounts": "0.00",
                "net_sales": "2.00", "tax": "0.00", "total": "2.00", "average_order": "2.00"})
     );
-    let items = get(&api, &token, &format!("/sales/items?{range}")).await;
+    let items = get(api, &token, &format!("/sales/items?{range}")).await;
     assert_eq!(items["items"].as_array().unwrap().len(), 1);
     assert_eq!(items["items"][0]["orders"], 1);
     let superuser = db.superuser().await;
@@ -467,14 +458,12 @@ A-2001,2026-02-02 13:00,Espresso,Drinks,1,2.00
             .get(0);
         assert_eq!(left, 0, "{table}");
     }
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn an_upload_being_ingested_cannot_be_deleted() {
-    let db = TestDb::new().await;
-    let (stack, api, token, id, _event) =
-        flux_tests::captured_upload(&db, "busy@sales.example", EXAMPLE.as_bytes()).await;
+    let (app, captured) = captured_upload("busy@sales.example", EXAMPLE.as_bytes()).await;
+    let (db, api, token, id) = (&app.db, &app.api, &captured.token, &captured.id);
     db.superuser()
         .await
         .execute(
@@ -487,10 +476,9 @@ async fn an_upload_being_ingested_cannot_be_deleted() {
         .send(
             api.raw()
                 .delete(format!("{}/uploads/{id}", api.base))
-                .bearer_auth(&token),
+                .bearer_auth(token),
         )
         .await;
     assert_eq!(reply.status, 409, "{:?}", reply.body);
     assert_eq!(reply.body["type"], "https://flux.dev/problems/conflict");
-    stack.shutdown().await;
 }

@@ -576,6 +576,5 @@ async fn analytics_agree_with_the_raw_rows_for_random_uploads_and_periods() {
             )
             .await;
         }
-        stack.shutdown().await;
     }
 }

@@ -27,7 +27,6 @@ async fn seeding_creates_a_demo_owner_once_on_the_running_stack() {
     assert_eq!(login.body["user"]["role"], "owner");
     let csv = std::fs::read_to_string(&first.sample_csv).unwrap();
     assert!(csv.starts_with("order_id,ordered_at,item_name"));
-    stack.shutdown().await;
 }
 
 #[tokio::test]

@@ -4,19 +4,11 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use aws_lambda_events::s3::S3Event;
-use flux_local::stack::RunningStack;
-use flux_tests::{captured_upload, owner_token, spawn_stack, Api, TestDb};
+use flux_tests::{captured_upload, owner_token, Api, CapturedUpload, TestApp, TestDb};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-async fn setup() -> (TestDb, flux_local::stack::RunningStack, Api, String) {
-    let db = TestDb::new().await;
-    let stack = spawn_stack(&db, None).await;
-    let api = Api::new(&stack);
-    let token = owner_token(&api, "owner@chez.example", "Chez Flux").await;
-    (db, stack, api, token)
-}
+const OWNER: (&str, &str) = ("owner@chez.example", "Chez Flux");
 
 fn d(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
@@ -87,7 +79,9 @@ A-1002,2026-01-29 19:17,\"Soup, of the day\",Starters,1,$7.25,,0.61,cash
 
 #[tokio::test]
 async fn a_clean_file_is_ingested_exactly_as_csv_md_defines() {
-    let (db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let db = &app.db;
+    let api = &app.api;
     let (id, upload) = api
         .ingest(&token, "sales-2026-01.csv", EXAMPLE.as_bytes())
         .await;
@@ -109,7 +103,7 @@ async fn a_clean_file_is_ingested_exactly_as_csv_md_defines() {
 
     // Europe/Paris is UTC+1 in January.
     assert_eq!(
-        transactions(&db).await,
+        transactions(db).await,
         vec![
             (
                 "A-1001".into(),
@@ -133,7 +127,7 @@ async fn a_clean_file_is_ingested_exactly_as_csv_md_defines() {
             ),
         ]
     );
-    let lines = items(&db).await;
+    let lines = items(db).await;
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0].1, "Margherita");
     assert_eq!(
@@ -149,12 +143,13 @@ async fn a_clean_file_is_ingested_exactly_as_csv_md_defines() {
         .get(&format!("/uploads/{id}/errors"), Some(&token))
         .await;
     assert_eq!(errors.body, json!({"items": [], "next_cursor": null}));
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn messy_files_bom_crlf_quoted_newlines_thousands_and_blank_lines() {
-    let (db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let db = &app.db;
+    let api = &app.api;
     let messy = "\u{feff}Order ID,Ordered At,Item Name,Category,Qty,Price,Discount,Tax,Payment Method\r\n\
                  \r\n\
                  M-1,2026-01-29 19:05,\"Chef's \"\"special\"\"\r\nplatter\",Mains,1,\"$1,234.50\",0,98.76,Card\r\n\
@@ -163,20 +158,21 @@ async fn messy_files_bom_crlf_quoted_newlines_thousands_and_blank_lines() {
     let (_, upload) = api.ingest(&token, "messy.csv", messy.as_bytes()).await;
     assert_eq!(upload["status"], "completed", "{upload}");
     assert_eq!(upload["rows_total"], 2);
-    let tx = transactions(&db).await;
+    let tx = transactions(db).await;
     assert_eq!(tx[0].2, d("1234.50"));
     assert_eq!(tx[0].5, d("1333.26"));
     assert_eq!(tx[1].1, "2026-01-29T18:30:00Z");
     assert_eq!(tx[1].7, "other");
-    let lines = items(&db).await;
+    let lines = items(db).await;
     assert_eq!(lines[0].1, "Chef's \"special\"\r\nplatter");
     assert_eq!(lines[1].2, None);
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn semicolons_with_decimal_commas_and_windows_1252() {
-    let (db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let db = &app.db;
+    let api = &app.api;
     let semicolon = "order_id;ordered_at;item_name;quantity;unit_price;tax\nS-1;2026-01-29 19:05;Café;2;1.234,50;0,61\n";
     let id = api.upload(&token, "eu.csv", semicolon.as_bytes()).await;
     assert_eq!(api.wait_final(&token, &id).await["status"], "completed");
@@ -185,15 +181,16 @@ async fn semicolons_with_decimal_commas_and_windows_1252() {
     latin.extend_from_slice(b"\xe8me br\xfbl\xe9e,1,\x805.00\n");
     let (_, upload) = api.ingest(&token, "windows.csv", &latin).await;
     assert_eq!(upload["status"], "completed", "{upload}");
-    let lines = items(&db).await;
+    let lines = items(db).await;
     assert_eq!((lines[0].1.as_str(), lines[0].7), ("Café", d("2469.00")));
     assert_eq!((lines[1].1.as_str(), lines[1].4), ("Crème brûlée", d("5")));
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn square_and_toast_exports_are_mapped() {
-    let (db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let db = &app.db;
+    let api = &app.api;
     let square = "Date,Time,Time Zone,Category,Item,Qty,Price Point Name,SKU,Modifiers Applied,Gross Sales,Discounts,Net Sales,Tax,Transaction ID,Payment ID,Device Name,Notes,Details,Event Type,Location,Dining Option,Customer ID,Customer Name,Customer Reference ID,Unit,Count,Itemization Type,Card Brand,PAN Suffix
 2026-01-29,19:05:00,Pacific Time (US & Canada),Pizza,Margherita,2,Regular,,,$25.00,($1.00),$24.00,$2.10,SQ-1,P1,iPad,,,Payment,Main,For Here,,,,,,,Visa,1234
 2026-01-29,19:05:00,Pacific Time (US & Canada),Drinks,Soda,1,Regular,,,$3.00,$0.00,$3.00,$0.25,SQ-1,P1,iPad,,,Payment,Main,For Here,,,,,,,Visa,1234
@@ -215,7 +212,7 @@ async fn square_and_toast_exports_are_mapped() {
         errors.body["items"][0]["message"],
         "refunds are not supported"
     );
-    let tx = transactions(&db).await;
+    let tx = transactions(db).await;
     // 19:05 in Los Angeles (UTC-8) is 03:05 UTC the next day.
     assert_eq!(
         tx[0],
@@ -248,7 +245,7 @@ Main,T-100,1,01/29/2026 19:10,01/29/2026 19:05,C1,Ann,4,Patio,Dinner,Dine In,S3,
         ),
         (&json!(3), &json!(2), &json!(0))
     );
-    let lines = items(&db).await;
+    let lines = items(db).await;
     let burger = lines.iter().find(|l| l.1 == "Burger").unwrap();
     assert_eq!(
         (burger.2.as_deref(), burger.4, burger.7),
@@ -260,12 +257,13 @@ Main,T-100,1,01/29/2026 19:10,01/29/2026 19:05,C1,Ann,4,Patio,Dinner,Dine In,S3,
         !lines.iter().any(|l| l.1 == "Shake"),
         "voided lines are skipped"
     );
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn whole_file_failures_have_one_clear_error_and_write_nothing() {
-    let (db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let db = &app.db;
+    let api = &app.api;
     let cases: [(&str, &[u8], &str); 4] = [
         (
             "missing.csv",
@@ -290,13 +288,14 @@ async fn whole_file_failures_have_one_clear_error_and_write_nothing() {
         assert_eq!(upload["error"], error, "{name}");
         assert_eq!(upload["rows_ingested"], 0);
     }
-    assert!(transactions(&db).await.is_empty());
-    stack.shutdown().await;
+    assert!(transactions(db).await.is_empty());
 }
 
 #[tokio::test]
 async fn a_file_where_every_row_is_bad_fails_and_lists_its_rows() {
-    let (db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let db = &app.db;
+    let api = &app.api;
     let bad = "order_id,ordered_at,item_name,quantity,unit_price\nB-1,someday,x,1,2\nB-2,2026-01-29 19:05,y,abc,2\n,2026-01-29 19:05,z,1,2\nB-4,2026-01-29 19:05,w,1\n";
     let (id, upload) = api.ingest(&token, "bad.csv", bad.as_bytes()).await;
     assert_eq!(upload["status"], "failed", "{upload}");
@@ -334,7 +333,7 @@ async fn a_file_where_every_row_is_bad_fails_and_lists_its_rows() {
         "expected 5 fields, found 4"
     );
     assert_eq!(rest.body["next_cursor"], Value::Null);
-    assert!(transactions(&db).await.is_empty());
+    assert!(transactions(db).await.is_empty());
     let bad_limit = api
         .get(&format!("/uploads/{id}/errors?limit=500"), Some(&token))
         .await;
@@ -343,12 +342,13 @@ async fn a_file_where_every_row_is_bad_fails_and_lists_its_rows() {
         .get(&format!("/uploads/{id}/errors?cursor=nope"), Some(&token))
         .await;
     assert_eq!(bad_cursor.status, 400);
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn disagreeing_rows_and_already_ingested_orders() {
-    let (db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let db = &app.db;
+    let api = &app.api;
     let first = "order_id,ordered_at,item_name,quantity,unit_price\nD-1,2026-01-29 19:05,a,1,1\nD-1,2026-01-29 19:06,b,1,1\nD-2,2026-01-29 19:07,c,1,1\n";
     let (id, upload) = api.ingest(&token, "first.csv", first.as_bytes()).await;
     assert_eq!(upload["status"], "completed_with_errors", "{upload}");
@@ -376,8 +376,7 @@ async fn disagreeing_rows_and_already_ingested_orders() {
         ),
         (&json!(1), &json!(1), &json!(1))
     );
-    assert_eq!(transactions(&db).await.len(), 3);
-    stack.shutdown().await;
+    assert_eq!(transactions(db).await.len(), 3);
 }
 
 /// `orders` orders from `first`, each of `lines_per_order` lines of 1.00
@@ -398,7 +397,9 @@ fn many_orders(first: usize, orders: usize, lines_per_order: usize) -> String {
 
 #[tokio::test]
 async fn large_files_with_orders_already_ingested_count_them_as_duplicates() {
-    let (db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let db = &app.db;
+    let api = &app.api;
     // 30,000 lines: several statements' worth, so orders already stored
     // show up in more than one of them.
     let (_, upload) = api
@@ -461,12 +462,13 @@ async fn large_files_with_orders_already_ingested_count_them_as_duplicates() {
         .unwrap()
         .get(0);
     assert_eq!(orphans, 0);
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn an_order_spread_across_the_file_is_still_one_transaction() {
-    let (db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let db = &app.db;
+    let api = &app.api;
     // S-1's lines are 20,000 lines apart, with a disagreeing one at the end;
     // interleaved orders in between.
     let mut csv = String::from("order_id,ordered_at,item_name,quantity,unit_price\n");
@@ -500,7 +502,7 @@ async fn an_order_spread_across_the_file_is_still_one_transaction() {
         .get(&format!("/uploads/{id}/errors"), Some(&token))
         .await;
     assert_eq!(errors.body["items"][0]["line"], 20_004, "{}", errors.body);
-    let spread: Vec<_> = transactions(&db)
+    let spread: Vec<_> = transactions(db)
         .await
         .into_iter()
         .filter(|t| t.0 == "S-1")
@@ -518,14 +520,16 @@ async fn an_order_spread_across_the_file_is_still_one_transaction() {
             "other".to_string()
         )]
     );
-    stack.shutdown().await;
 }
 
 /// An upload URL is good for one file: a second PUT, even within the
 /// URL's 15 minutes, is refused, and what was ingested stays what is stored.
 #[tokio::test]
 async fn an_upload_url_takes_one_file_only() {
-    let (db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let db = &app.db;
+    let stack = &app.stack;
+    let api = &app.api;
     let created = api
         .post_auth(
             "/uploads",
@@ -559,7 +563,7 @@ async fn an_upload_url_takes_one_file_only() {
         (&upload["status"], &upload["rows_ingested"]),
         (&json!("completed"), &json!(3))
     );
-    assert_eq!(transactions(&db).await.len(), 2);
+    assert_eq!(transactions(db).await.len(), 2);
     let uploads = stack.data_dir.join("s3/flux-uploads/uploads");
     let restaurant = std::fs::read_dir(&uploads)
         .unwrap()
@@ -568,40 +572,38 @@ async fn an_upload_url_takes_one_file_only() {
         .unwrap();
     let stored = std::fs::read_to_string(restaurant.path().join(format!("{id}.csv"))).unwrap();
     assert_eq!(stored, EXAMPLE, "the stored file is the one ingested");
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn the_same_event_delivered_twice_and_concurrently_is_ingested_once() {
-    let db = TestDb::new().await;
-    let (stack, api, token, id, event) =
-        captured_upload(&db, "owner@race.example", EXAMPLE.as_bytes()).await;
+    let (app, captured) = captured_upload("owner@race.example", EXAMPLE.as_bytes()).await;
+    let (db, stack, api) = (&app.db, &app.stack, &app.api);
 
     let state = &*stack.ingest;
     let (a, b) = tokio::join!(
-        flux_csv_ingest::handle(state, event.clone(), "test"),
-        flux_csv_ingest::handle(state, event.clone(), "test")
+        flux_csv_ingest::handle(state, captured.event.clone(), "test"),
+        flux_csv_ingest::handle(state, captured.event.clone(), "test")
     );
     // One ingests; the other finds it busy (and Lambda would retry) or done.
     assert!(a.is_ok() || b.is_ok(), "{a:?} {b:?}");
-    flux_csv_ingest::handle(state, event.clone(), "test")
+    flux_csv_ingest::handle(state, captured.event.clone(), "test")
         .await
         .expect("a late duplicate is a no-op");
-    let upload = api.wait_final(&token, &id).await;
+    let upload = api.wait_final(&captured.token, &captured.id).await;
     assert_eq!(
         (&upload["status"], &upload["rows_ingested"]),
         (&json!("completed"), &json!(3))
     );
-    assert_eq!(transactions(&db).await.len(), 2);
-    assert_eq!(items(&db).await.len(), 3);
+    assert_eq!(transactions(db).await.len(), 2);
+    assert_eq!(items(db).await.len(), 3);
 
     // Keys that are not uploads, or uploads that do not exist, are dropped.
-    let mut stray = event.clone();
+    let mut stray = captured.event.clone();
     stray.records[0].s3.object.key = Some("uploads/not-a-uuid/x.csv".into());
     flux_csv_ingest::handle(state, stray, "test")
         .await
         .expect("dropped");
-    let mut unknown = event;
+    let mut unknown = captured.event;
     unknown.records[0].s3.object.key = Some(format!(
         "uploads/{}/{}.csv",
         uuid::Uuid::new_v4(),
@@ -610,24 +612,23 @@ async fn the_same_event_delivered_twice_and_concurrently_is_ingested_once() {
     flux_csv_ingest::handle(state, unknown, "test")
         .await
         .expect("dropped");
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn an_order_a_concurrent_upload_is_inserting_becomes_a_duplicate_when_it_commits() {
-    let db = TestDb::new().await;
-    let (stack, api, token, id, event) =
-        captured_upload(&db, "owner@overlap.example", EXAMPLE.as_bytes()).await;
+    let (app, captured) = captured_upload("owner@overlap.example", EXAMPLE.as_bytes()).await;
+    let (db, stack, api) = (&app.db, &app.stack, &app.api);
     // Another upload is landing A-1001 (two lines in EXAMPLE) and has not
     // committed yet.
-    let other = hold_order(&db, &api, &token, "A-1001").await;
+    let other = hold_order(db, api, &captured.token, "A-1001").await;
     let state = stack.ingest.clone();
-    let ingest = tokio::spawn(async move { flux_csv_ingest::handle(&state, event, "test").await });
+    let ingest =
+        tokio::spawn(async move { flux_csv_ingest::handle(&state, captured.event, "test").await });
     // The ingest waits for the other upload.
-    wait_until_blocked(&db).await;
+    wait_until_blocked(db).await;
     other.batch_execute("COMMIT").await.unwrap();
     ingest.await.unwrap().unwrap();
-    let upload = api.wait_final(&token, &id).await;
+    let upload = api.wait_final(&captured.token, &captured.id).await;
     assert_eq!(
         (
             &upload["status"],
@@ -638,14 +639,14 @@ async fn an_order_a_concurrent_upload_is_inserting_becomes_a_duplicate_when_it_c
         (&json!("completed"), &json!(1), &json!(2), &json!(1)),
         "{upload}"
     );
-    assert_eq!(items(&db).await.len(), 1);
-    stack.shutdown().await;
+    assert_eq!(items(db).await.len(), 1);
 }
 
 #[tokio::test]
 async fn uploads_are_invisible_to_other_restaurants() {
-    let (_db, stack, api, token) = setup().await;
-    let other = owner_token(&api, "other@rival.example", "Rival").await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let api = &app.api;
+    let other = owner_token(api, "other@rival.example", "Rival").await;
     let id = api.upload(&token, "mine.csv", EXAMPLE.as_bytes()).await;
     api.wait_final(&token, &id).await;
     for path in [format!("/uploads/{id}"), format!("/uploads/{id}/errors")] {
@@ -668,12 +669,13 @@ async fn uploads_are_invisible_to_other_restaurants() {
         404
     );
     assert_eq!(api.get("/uploads", None).await.status, 401);
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn upload_requests_are_validated_and_urls_are_bounded() {
-    let (db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let db = &app.db;
+    let api = &app.api;
     let cases = [
         (
             json!({"filename": "sales.xlsx", "size_bytes": 10}),
@@ -757,12 +759,12 @@ async fn upload_requests_are_validated_and_urls_are_bounded() {
         api.get(&format!("/uploads/{id}"), Some(&token)).await.body["status"],
         "expired"
     );
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn upload_lists_are_paginated_newest_first() {
-    let (_db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let api = &app.api;
     let mut ids = Vec::new();
     for i in 0..3 {
         let reply = api
@@ -789,14 +791,12 @@ async fn upload_lists_are_paginated_newest_first() {
     assert_eq!(next.body["items"][0]["id"], ids[0].as_str());
     assert_eq!(next.body["next_cursor"], Value::Null);
     assert_eq!(api.get("/uploads?limit=0", Some(&token)).await.status, 400);
-    stack.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_live_claim_is_left_alone_and_a_stale_one_is_taken_over() {
-    let db = TestDb::new().await;
-    let (stack, api, token, id, event) =
-        captured_upload(&db, "owner@crash.example", EXAMPLE.as_bytes()).await;
+    let (app, captured) = captured_upload("owner@crash.example", EXAMPLE.as_bytes()).await;
+    let (db, stack, api) = (&app.db, &app.stack, &app.api);
     let state = &*stack.ingest;
     let superuser = db.superuser().await;
 
@@ -808,12 +808,12 @@ async fn a_live_claim_is_left_alone_and_a_stale_one_is_taken_over() {
         )
         .await
         .unwrap();
-    let busy = flux_csv_ingest::handle(state, event.clone(), "test").await;
+    let busy = flux_csv_ingest::handle(state, captured.event.clone(), "test").await;
     assert!(
         matches!(busy, Err(flux_csv_ingest::IngestError::Busy(_))),
         "{busy:?}"
     );
-    assert!(transactions(&db).await.is_empty());
+    assert!(transactions(db).await.is_empty());
 
     // It crashed: its heartbeat went stale, and the retry takes over.
     superuser
@@ -823,16 +823,15 @@ async fn a_live_claim_is_left_alone_and_a_stale_one_is_taken_over() {
         )
         .await
         .unwrap();
-    flux_csv_ingest::handle(state, event, "test")
+    flux_csv_ingest::handle(state, captured.event, "test")
         .await
         .expect("takes over");
-    let upload = api.wait_final(&token, &id).await;
+    let upload = api.wait_final(&captured.token, &captured.id).await;
     assert_eq!(
         (&upload["status"], &upload["rows_ingested"]),
         (&json!("completed"), &json!(3))
     );
-    assert_eq!(transactions(&db).await.len(), 2);
-    stack.shutdown().await;
+    assert_eq!(transactions(db).await.len(), 2);
 }
 
 /// Holds order `order_id` of the caller's restaurant in an open transaction,
@@ -893,31 +892,26 @@ async fn upload_row(db: &TestDb, id: &str) -> (String, Option<uuid::Uuid>) {
 /// An ingest of a 30,000-line file paused mid-file: it has landed its first
 /// stretches and waits at order M-008000, which `blocker` holds uncommitted.
 struct PausedIngest {
-    stack: RunningStack,
-    api: Api,
-    token: String,
-    id: String,
-    event: S3Event,
+    app: TestApp,
+    captured: CapturedUpload,
     blocker: tokio_postgres::Client,
     worker: tokio::task::JoinHandle<Result<(), flux_csv_ingest::IngestError>>,
 }
 
-async fn pause_an_ingest_mid_file(db: &TestDb, email: &str) -> PausedIngest {
+async fn pause_an_ingest_mid_file(email: &str) -> PausedIngest {
     let csv = many_orders(0, 10_000, 3);
-    let (stack, api, token, id, event) = captured_upload(db, email, csv.as_bytes()).await;
-    let blocker = hold_order(db, &api, &token, "M-008000").await;
-    let state = stack.ingest.clone();
+    let (app, captured) = captured_upload(email, csv.as_bytes()).await;
+    let db = &app.db;
+    let blocker = hold_order(db, &app.api, &captured.token, "M-008000").await;
+    let state = app.stack.ingest.clone();
     let worker = tokio::spawn({
-        let event = event.clone();
+        let event = captured.event.clone();
         async move { flux_csv_ingest::handle(&state, event, "test").await }
     });
     wait_until_blocked(db).await;
     PausedIngest {
-        stack,
-        api,
-        token,
-        id,
-        event,
+        app,
+        captured,
         blocker,
         worker,
     }
@@ -925,21 +919,18 @@ async fn pause_an_ingest_mid_file(db: &TestDb, email: &str) -> PausedIngest {
 
 #[tokio::test]
 async fn a_worker_killed_mid_ingest_leaves_nothing_and_the_retry_ingests_once() {
-    let db = TestDb::new().await;
     let PausedIngest {
-        stack,
-        api,
-        token,
-        id,
-        event,
+        app,
+        captured,
         blocker,
         worker,
-    } = pause_an_ingest_mid_file(&db, "owner@killed.example").await;
+    } = pause_an_ingest_mid_file("owner@killed.example").await;
+    let (db, id) = (&app.db, &captured.id);
     worker.abort();
     let _ = worker.await;
     blocker.batch_execute("ROLLBACK").await.unwrap();
-    assert!(transactions(&db).await.is_empty(), "nothing half-ingested");
-    assert_eq!(upload_row(&db, &id).await.0, "processing");
+    assert!(transactions(db).await.is_empty(), "nothing half-ingested");
+    assert_eq!(upload_row(db, id).await.0, "processing");
 
     // Lambda retries about a minute later: the dead worker's claim is stale.
     db.superuser()
@@ -950,10 +941,10 @@ async fn a_worker_killed_mid_ingest_leaves_nothing_and_the_retry_ingests_once() 
         )
         .await
         .unwrap();
-    flux_csv_ingest::handle(&stack.ingest, event, "test")
+    flux_csv_ingest::handle(&app.stack.ingest, captured.event, "test")
         .await
         .expect("the retry takes over");
-    let upload = api.wait_final(&token, &id).await;
+    let upload = app.api.wait_final(&captured.token, id).await;
     assert_eq!(
         (
             &upload["status"],
@@ -963,20 +954,18 @@ async fn a_worker_killed_mid_ingest_leaves_nothing_and_the_retry_ingests_once() 
         (&json!("completed"), &json!(30_000), &json!(10_000)),
         "{upload}"
     );
-    assert_eq!(items(&db).await.len(), 30_000);
-    stack.shutdown().await;
+    assert_eq!(items(db).await.len(), 30_000);
 }
 
 #[tokio::test]
 async fn a_worker_whose_claim_was_taken_over_commits_nothing() {
-    let db = TestDb::new().await;
     let PausedIngest {
-        stack,
-        id,
+        app,
+        captured,
         blocker,
         worker,
-        ..
-    } = pause_an_ingest_mid_file(&db, "owner@superseded.example").await;
+    } = pause_an_ingest_mid_file("owner@superseded.example").await;
+    let (db, id) = (&app.db, &captured.id);
     // Meanwhile a retry decided this worker was dead and claimed the upload.
     let newer = uuid::Uuid::new_v4();
     db.superuser()
@@ -992,12 +981,11 @@ async fn a_worker_whose_claim_was_taken_over_commits_nothing() {
         .await
         .unwrap()
         .expect("a superseded worker stops quietly");
-    assert!(transactions(&db).await.is_empty(), "it committed nothing");
+    assert!(transactions(db).await.is_empty(), "it committed nothing");
     assert_eq!(
-        upload_row(&db, &id).await,
+        upload_row(db, id).await,
         ("processing".to_string(), Some(newer))
     );
-    stack.shutdown().await;
 }
 
 /// PostgreSQL cannot store NUL. In the first 64 KiB it marks a binary file
@@ -1005,7 +993,8 @@ async fn a_worker_whose_claim_was_taken_over_commits_nothing() {
 /// and its error is stored and listed (with the NUL shown as U+FFFD).
 #[tokio::test]
 async fn a_nul_byte_past_the_sniffed_start_rejects_its_row_only() {
-    let (_db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let api = &app.api;
     // 3,000 lines (over 64 KiB) before the bad one, on line 3,002.
     let mut csv = many_orders(0, 1_000, 3);
     csv.push_str("N-1,2026-01-29 19:05,Pi\0zza,1,12.50\n");
@@ -1026,7 +1015,6 @@ async fn a_nul_byte_past_the_sniffed_start_rejects_its_row_only() {
         errors.body["items"][0],
         json!({"line": 3_002, "column": "item_name", "value": "Pi\u{FFFD}zza", "message": "must not contain NUL characters"})
     );
-    stack.shutdown().await;
 }
 
 /// API.md: while processing, bytes_processed, rows_total and rows_ingested
@@ -1034,7 +1022,8 @@ async fn a_nul_byte_past_the_sniffed_start_rejects_its_row_only() {
 /// figures come often enough to draw a progress bar.
 #[tokio::test]
 async fn progress_grows_steadily_and_never_counts_more_ingested_than_read() {
-    let (_db, stack, api, token) = setup().await;
+    let (app, token) = TestApp::signed_in(OWNER).await;
+    let api = &app.api;
     let mut csv = String::from("order_id,ordered_at,item_name,quantity,unit_price\n");
     for order in 0..150_000 {
         csv.push_str(&format!("P-{order:07},2026-01-29 19:05,item,1,1.00\n"));
@@ -1073,5 +1062,4 @@ async fn progress_grows_steadily_and_never_counts_more_ingested_than_read() {
         .filter(|s| s.1 > 0 && s.1 < csv.len() as i64)
         .count();
     assert!(moving >= 3, "{seen:?}");
-    stack.shutdown().await;
 }
