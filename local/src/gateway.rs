@@ -2,15 +2,12 @@
 //! request a Lambda would get (API Gateway v2 request context included) and
 //! hands it to the handler of the function that owns the route.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
 };
@@ -140,22 +137,19 @@ fn to_hyper(response: Response) -> http::Response<Full<Bytes>> {
 pub async fn serve(
     listener: TcpListener,
     gateway: Arc<Gateway>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    loop {
-        let (socket, peer) = tokio::select! {
-            accepted = listener.accept() => accepted?,
-            _ = shutdown.changed() => return Ok(()),
-        };
-        let gateway = gateway.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let gateway = gateway.clone();
-                async move { Ok::<_, Infallible>(gateway.handle(req, peer).await) }
-            });
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(socket), service)
-                .await;
-        });
+    crate::serving::serve(listener, gateway, shutdown).await
+}
+
+impl crate::serving::Responder for Gateway {
+    type Body = Full<Bytes>;
+
+    fn respond(
+        &self,
+        req: http::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl std::future::Future<Output = http::Response<Self::Body>> + Send {
+        self.handle(req, peer)
     }
 }

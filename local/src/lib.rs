@@ -9,5 +9,6 @@ pub mod runtime_api;
 pub mod s3;
 pub mod secrets;
 pub mod seed;
+pub mod serving;
 pub mod site;
 pub mod stack;

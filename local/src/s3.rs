@@ -3,7 +3,6 @@
 //! every object is created it sends the same `S3Event` that AWS delivers to
 //! csv-ingest, key URL-encoded and all, asynchronously like S3 invoking Lambda.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,8 +11,6 @@ use aws_lambda_events::s3::S3Event;
 use futures::future::BoxFuture;
 use http::{Method, StatusCode};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use s3s::auth::SimpleAuth;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use tokio::net::TcpListener;
@@ -49,7 +46,7 @@ pub async fn serve(
     endpoint: S3Endpoint,
     allowed_origins: Vec<String>,
     on_created: Option<ObjectCreatedHandler>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     use secrecy::ExposeSecret;
     std::fs::create_dir_all(root.join(&endpoint.bucket))?;
@@ -67,21 +64,18 @@ pub async fn serve(
         conditional_puts: std::sync::Mutex::new(std::collections::HashSet::new()),
         allowed_origins,
     });
-    loop {
-        let (socket, peer) = tokio::select! {
-            accepted = listener.accept() => accepted?,
-            _ = shutdown.changed() => return Ok(()),
-        };
-        let notifier = notifier.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let notifier = notifier.clone();
-                async move { Ok::<_, Infallible>(notifier.handle(req, peer).await) }
-            });
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(socket), service)
-                .await;
-        });
+    crate::serving::serve(listener, notifier, shutdown).await
+}
+
+impl crate::serving::Responder for Notifier {
+    type Body = s3s::Body;
+
+    fn respond(
+        &self,
+        req: http::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl std::future::Future<Output = http::Response<Self::Body>> + Send {
+        self.handle(req, peer)
     }
 }
 

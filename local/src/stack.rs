@@ -9,7 +9,7 @@ use std::time::Duration;
 use flux_auth::keyring::KeyRing;
 use flux_auth::AuthState;
 use flux_csv_ingest::IngestState;
-use flux_data_upload::{UploadState, DEFAULT_MAX_SIZE_BYTES};
+use flux_data_upload::UploadState;
 use flux_health::HealthState;
 use flux_sales::SalesState;
 use flux_shared::http::HttpConfig;
@@ -80,6 +80,9 @@ pub struct RunningStack {
     pub database: LocalDatabase,
     /// The csv-ingest state the S3 events go to (tests drive it directly).
     pub ingest: Arc<IngestState>,
+    /// Dropping it (a stack dropped without [`RunningStack::shutdown`], as
+    /// in a test that panicked) stops every server too: their receivers see
+    /// the channel close.
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
 }
@@ -151,14 +154,13 @@ impl RunningStack {
         let mut uploads_db = database.app.clone();
         uploads_db.statement_timeout = Duration::from_secs(25);
         uploads_db.pool_max = 4;
-        let uploads = Arc::new(UploadState {
-            http: http.clone(),
-            pool: uploads_db.pool()?,
+        let uploads = Arc::new(UploadState::new(
+            http.clone(),
+            uploads_db.pool()?,
             verifier,
-            s3: s3_client.clone(),
-            bucket: s3.bucket.clone(),
-            max_size_bytes: DEFAULT_MAX_SIZE_BYTES,
-        });
+            s3_client.clone(),
+            s3.bucket.clone(),
+        ));
         // Ingestion lands whole files in one statement sequence: a long timeout.
         let mut ingest_db = database.app.clone();
         ingest_db.statement_timeout = Duration::from_secs(900);
@@ -182,15 +184,12 @@ impl RunningStack {
                 shutdown_rx.clone(),
             )));
         }
-        let sales = Arc::new(SalesState {
-            http: http.clone(),
-            pool: pool.clone(),
-            verifier: Verifier::new(&tokens_for_sales, &public_keys)?,
-        });
-        let health = Arc::new(HealthState {
-            http: http.clone(),
-            pool,
-        });
+        let sales = Arc::new(SalesState::new(
+            http.clone(),
+            pool.clone(),
+            Verifier::new(&tokens_for_sales, &public_keys)?,
+        ));
+        let health = Arc::new(HealthState::new(http.clone(), pool));
         let functions = vec![
             mount!("data-upload", flux_data_upload, uploads),
             mount!("sales", flux_sales, sales),
@@ -229,17 +228,6 @@ impl RunningStack {
             let _ = task.await;
         }
         self.database.stop().await;
-    }
-}
-
-/// A stack dropped without [`RunningStack::shutdown`] (a test that
-/// panicked) still stops serving: its tasks are told to stop and aborted.
-impl Drop for RunningStack {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
-        for task in &self.tasks {
-            task.abort();
-        }
     }
 }
 

@@ -151,7 +151,7 @@ impl TestDb {
 
 /// One test's system: a fresh database, the local stack over it and an API
 /// client. The stack stops when it is dropped, so a failing test stops its
-/// servers too.
+/// servers too (`harness.rs` holds it to that).
 pub struct TestApp {
     pub db: TestDb,
     pub stack: RunningStack,

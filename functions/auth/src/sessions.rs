@@ -143,8 +143,8 @@ async fn enter_tenant_of(
     else {
         return Ok(None);
     };
-    tenant::scope(tx, row.get(1)).await?;
-    Ok(Some(row.get(0)))
+    tenant::scope(tx, row.get("restaurant_id")).await?;
+    Ok(Some(row.get("id")))
 }
 
 /// Rotates `presented`. Concurrent refreshes of one token are serialised by
@@ -170,13 +170,13 @@ pub async fn rotate(
             &[&token_id],
         )
         .await?;
-    let restaurant: RestaurantId = row.get(0);
-    let session_id: Uuid = row.get(1);
-    let user_id: UserId = row.get(2);
-    let rotated_at: Option<DateTime<Utc>> = row.get(3);
-    let replaced_by: Option<Uuid> = row.get(4);
-    let live: bool = row.get(5);
-    let session_expires: DateTime<Utc> = row.get(6);
+    let restaurant: RestaurantId = row.get("restaurant_id");
+    let session_id: Uuid = row.get("session_id");
+    let user_id: UserId = row.get("user_id");
+    let rotated_at: Option<DateTime<Utc>> = row.get("rotated_at");
+    let replaced_by: Option<Uuid> = row.get("replaced_by");
+    let live: bool = row.get("live");
+    let session_expires: DateTime<Utc> = row.get("expires_at");
     if !live {
         return Ok(Refreshed::Invalid);
     }

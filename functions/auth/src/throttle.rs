@@ -93,7 +93,7 @@ pub async fn reserve(
     .await?;
     let rows = tx
         .query(
-            "SELECT subject_kind, count(*), min(failed_at) FROM login_failures
+            "SELECT subject_kind, count(*) AS failures, min(failed_at) AS oldest FROM login_failures
              WHERE failed_at > now() - make_interval(secs => $3)
                AND ((subject_kind = 'email' AND subject = $1) OR (subject_kind = 'ip' AND subject = $2))
              GROUP BY subject_kind",
@@ -102,9 +102,9 @@ pub async fn reserve(
         .await?;
     let mut wait: Option<u64> = None;
     for row in rows {
-        let kind: &str = row.get(0);
-        let count: i64 = row.get(1);
-        let oldest: DateTime<Utc> = row.get(2);
+        let kind: &str = row.get("subject_kind");
+        let count: i64 = row.get("failures");
+        let oldest: DateTime<Utc> = row.get("oldest");
         let limit = if kind == "email" {
             limits.per_email
         } else {

@@ -67,6 +67,24 @@ pub struct UploadState {
 }
 
 impl UploadState {
+    /// The one constructor: files up to [`DEFAULT_MAX_SIZE_BYTES`].
+    pub fn new(
+        http: HttpConfig,
+        pool: Pool,
+        verifier: Verifier,
+        s3: aws_sdk_s3::Client,
+        bucket: String,
+    ) -> Self {
+        Self {
+            http,
+            pool,
+            verifier,
+            s3,
+            bucket,
+            max_size_bytes: DEFAULT_MAX_SIZE_BYTES,
+        }
+    }
+
     /// The state as deployed: every setting from `vars`, secrets through `secrets`.
     pub async fn from_env(
         vars: &(impl Vars + ?Sized),
@@ -74,14 +92,15 @@ impl UploadState {
     ) -> Result<Self, StartupError> {
         let db = DbSettings::from_env(vars, secrets, "DB_APP_SECRET_ID").await?;
         let bucket = BucketConfig::from_env(vars)?;
-        Ok(Self {
-            http: HttpConfig::from_env(vars),
-            pool: db.pool()?,
-            verifier: Verifier::from_env(vars, secrets).await?,
-            s3: bucket.client().await,
-            bucket: bucket.bucket,
-            max_size_bytes: config::parsed(vars, "UPLOAD_MAX_BYTES", DEFAULT_MAX_SIZE_BYTES)?,
-        })
+        let mut state = Self::new(
+            HttpConfig::from_env(vars),
+            db.pool()?,
+            Verifier::from_env(vars, secrets).await?,
+            bucket.client().await,
+            bucket.bucket,
+        );
+        state.max_size_bytes = config::parsed(vars, "UPLOAD_MAX_BYTES", DEFAULT_MAX_SIZE_BYTES)?;
+        Ok(state)
     }
 }
 

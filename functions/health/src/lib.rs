@@ -45,16 +45,17 @@ pub const ENVIRONMENT: &[&str] = &[
 ];
 
 impl HealthState {
+    pub fn new(http: HttpConfig, pool: Pool) -> Self {
+        Self { http, pool }
+    }
+
     /// The state as deployed: every setting from `vars`, secrets through `secrets`.
     pub async fn from_env(
         vars: &(impl Vars + ?Sized),
         secrets: &Arc<Secrets>,
     ) -> Result<Self, StartupError> {
         let db = DbSettings::from_env(vars, secrets, "DB_APP_SECRET_ID").await?;
-        Ok(Self {
-            http: HttpConfig::from_env(vars),
-            pool: db.pool()?,
-        })
+        Ok(Self::new(HttpConfig::from_env(vars), db.pool()?))
     }
 }
 

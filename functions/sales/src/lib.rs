@@ -64,17 +64,25 @@ pub const ENVIRONMENT: &[&str] = &[
 ];
 
 impl SalesState {
+    pub fn new(http: HttpConfig, pool: Pool, verifier: Verifier) -> Self {
+        Self {
+            http,
+            pool,
+            verifier,
+        }
+    }
+
     /// The state as deployed: every setting from `vars`, secrets through `secrets`.
     pub async fn from_env(
         vars: &(impl Vars + ?Sized),
         secrets: &Arc<Secrets>,
     ) -> Result<Self, StartupError> {
         let db = DbSettings::from_env(vars, secrets, "DB_APP_SECRET_ID").await?;
-        Ok(Self {
-            http: HttpConfig::from_env(vars),
-            pool: db.pool()?,
-            verifier: Verifier::from_env(vars, secrets).await?,
-        })
+        Ok(Self::new(
+            HttpConfig::from_env(vars),
+            db.pool()?,
+            Verifier::from_env(vars, secrets).await?,
+        ))
     }
 }
 

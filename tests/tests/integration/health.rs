@@ -112,10 +112,7 @@ async fn health_answers_within_two_seconds_when_the_database_hangs() {
     let mut settings =
         DbSettings::from_url(&format!("postgres://flux_app@127.0.0.1:{port}/flux")).unwrap();
     settings.connect_timeout = Duration::from_secs(30);
-    let state = HealthState {
-        http: HttpConfig::default(),
-        pool: settings.pool().unwrap(),
-    };
+    let state = HealthState::new(HttpConfig::default(), settings.pool().unwrap());
     let request = http::Request::get("/health")
         .body(lambda_http::Body::Empty)
         .unwrap();

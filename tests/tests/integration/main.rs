@@ -6,6 +6,7 @@ mod binaries;
 mod cors;
 mod faults;
 mod hardening;
+mod harness;
 mod health;
 mod infrastructure;
 mod ingest_bounds;

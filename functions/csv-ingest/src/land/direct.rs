@@ -66,14 +66,15 @@ WITH inserted AS (
     FROM unnest($3::bigint[], $4::text[]) WITH ORDINALITY AS o(id, order_id, position)
     WHERE NOT (SELECT yes FROM all_inserted) AND o.id NOT IN (SELECT id FROM inserted)
 )
-SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM items),
-       (SELECT coalesce(array_agg(position ORDER BY position), '{}') FROM skipped),
+SELECT (SELECT count(*) FROM inserted) AS orders, (SELECT count(*) FROM items) AS items,
+       (SELECT coalesce(array_agg(position ORDER BY position), '{}') FROM skipped) AS skipped,
        -- LATERAL with LIMIT: an index probe per skipped order (usually
        -- none), never a scan of the table, whatever the planner believes
        -- of it (it grows under the statement's cached plan).
        EXISTS (SELECT 1 FROM skipped s CROSS JOIN LATERAL (
                    SELECT 1 FROM transactions t
-                   WHERE t.restaurant_id = $1 AND t.order_id = s.order_id AND t.upload_id = $2 LIMIT 1) stored)";
+                   WHERE t.restaurant_id = $1 AND t.order_id = s.order_id AND t.upload_id = $2 LIMIT 1) stored
+       ) AS needs_staging";
 
 struct Inserted {
     orders: i64,
@@ -203,10 +204,10 @@ async fn insert(
         )
         .await?;
     let inserted = Inserted {
-        orders: row.get(0),
-        items: row.get(1),
-        skipped: row.get(2),
-        needs_staging: row.get(3),
+        orders: row.get("orders"),
+        items: row.get("items"),
+        skipped: row.get("skipped"),
+        needs_staging: row.get("needs_staging"),
     };
     Ok((inserted, stretch))
 }

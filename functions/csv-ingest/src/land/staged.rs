@@ -190,7 +190,7 @@ pub async fn land(
                  ORDER BY i.id, r.line
                  RETURNING 1
              )
-             SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM items)",
+             SELECT (SELECT count(*) FROM inserted) AS transactions, (SELECT count(*) FROM items) AS items",
             &[&rid, &upload],
         )
         .await?;
@@ -200,7 +200,7 @@ pub async fn land(
     landing.rollup_time = started.elapsed();
     landing.block = block;
     landing.lines = lines;
-    landing.rows_ingested = counts.get(1);
-    landing.transactions_ingested = counts.get(0);
+    landing.rows_ingested = counts.get("items");
+    landing.transactions_ingested = counts.get("transactions");
     finish(tx, claim, summary, landing).await
 }
