@@ -29,7 +29,7 @@ pub enum MigrateError {
     #[error(transparent)]
     Keys(#[from] flux_shared::tokens::keys::KeyError),
     #[error("the application's database secret: {0}")]
-    AppSecret(String),
+    AppSecret(&'static str),
     #[error("{0} is not a role the application may log in as")]
     UnknownRole(String),
 }

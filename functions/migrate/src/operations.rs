@@ -181,14 +181,14 @@ impl Migrator {
         let raw = self.secrets.refresh(&self.app_secret_id).await?;
         let fields: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(raw.expose_secret())
-                .map_err(|_| MigrateError::AppSecret("not a JSON object".into()))?;
+                .map_err(|_| MigrateError::AppSecret("not a JSON object"))?;
         let role = match fields.get("username") {
             None => APP_ROLE.to_string(),
             Some(serde_json::Value::String(name)) => name.clone(),
-            Some(_) => return Err(MigrateError::AppSecret("username is not a string".into())),
+            Some(_) => return Err(MigrateError::AppSecret("username is not a string")),
         };
         let Some(serde_json::Value::String(password)) = fields.get("password") else {
-            return Err(MigrateError::AppSecret("password is missing".into()));
+            return Err(MigrateError::AppSecret("password is missing"));
         };
         Ok(AppCredentials {
             password: SecretString::from(password.clone()),

@@ -14,59 +14,94 @@ fn d(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
 }
 
-/// (order_id, ordered_at UTC, subtotal, discount, tax, total, item_count, payment)
-type TxRow = (
-    String,
-    String,
-    Decimal,
-    Decimal,
-    Decimal,
-    Decimal,
-    i32,
-    String,
-);
+/// A stored transaction, as the assertions compare it.
+#[derive(Debug, PartialEq)]
+struct StoredTransaction {
+    order_id: String,
+    /// UTC, RFC 3339.
+    ordered_at: String,
+    subtotal: Decimal,
+    discount: Decimal,
+    tax: Decimal,
+    total: Decimal,
+    item_count: i32,
+    payment_method: String,
+}
 
-async fn transactions(db: &TestDb) -> Vec<TxRow> {
+/// A [`StoredTransaction`]; amounts are subtotal, discount, tax, total.
+fn stored(
+    order_id: &str,
+    ordered_at: &str,
+    [subtotal, discount, tax, total]: [&str; 4],
+    item_count: i32,
+    payment_method: &str,
+) -> StoredTransaction {
+    StoredTransaction {
+        order_id: order_id.into(),
+        ordered_at: ordered_at.into(),
+        subtotal: d(subtotal),
+        discount: d(discount),
+        tax: d(tax),
+        total: d(total),
+        item_count,
+        payment_method: payment_method.into(),
+    }
+}
+
+async fn transactions(db: &TestDb) -> Vec<StoredTransaction> {
     let client = db.superuser().await;
-    client
+    let rows = client
         .query(
-            "SELECT order_id, to_char(ordered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
-                    subtotal, discount, tax, total, item_count, payment_method::text
+            "SELECT order_id, to_char(ordered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS ordered_at,
+                    subtotal, discount, tax, total, item_count, payment_method::text AS payment_method
              FROM transactions ORDER BY order_id",
             &[],
         )
         .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7)))
+        .unwrap();
+    rows.iter()
+        .map(|r| StoredTransaction {
+            order_id: r.get("order_id"),
+            ordered_at: r.get("ordered_at"),
+            subtotal: r.get("subtotal"),
+            discount: r.get("discount"),
+            tax: r.get("tax"),
+            total: r.get("total"),
+            item_count: r.get("item_count"),
+            payment_method: r.get("payment_method"),
+        })
         .collect()
 }
 
-/// (order_id, item_name, category, quantity, unit_price, discount, tax, line_total)
-async fn items(
-    db: &TestDb,
-) -> Vec<(
-    String,
-    String,
-    Option<String>,
-    Decimal,
-    Decimal,
-    Decimal,
-    Decimal,
-    Decimal,
-)> {
+/// A stored line of a transaction.
+#[derive(Debug)]
+struct StoredItem {
+    item_name: String,
+    category: Option<String>,
+    unit_price: Decimal,
+    quantity: Decimal,
+    line_total: Decimal,
+}
+
+async fn items(db: &TestDb) -> Vec<StoredItem> {
     let client = db.superuser().await;
-    client
+    let rows = client
         .query(
-            "SELECT t.order_id, i.item_name, i.category, i.quantity, i.unit_price, i.discount, i.tax, i.line_total
+            "SELECT i.item_name, i.category, i.quantity, i.unit_price, i.line_total
              FROM transaction_items i JOIN transactions t ON t.id = i.transaction_id
              ORDER BY t.order_id, i.line_no",
             &[],
         )
         .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7)))
+        .unwrap();
+    rows.iter()
+        .map(|r| StoredItem {
+            item_name: r.get("item_name"),
+            category: r.get("category"),
+            quantity: r.get("quantity"),
+            unit_price: r.get("unit_price"),
+            line_total: r.get("line_total"),
+        })
         .collect()
 }
 
@@ -105,36 +140,30 @@ async fn a_clean_file_is_ingested_exactly_as_csv_md_defines() {
     assert_eq!(
         transactions(db).await,
         vec![
-            (
-                "A-1001".into(),
-                "2026-01-29T18:05:00Z".into(),
-                d("31.00"),
-                d("1.00"),
-                d("2.60"),
-                d("32.60"),
+            stored(
+                "A-1001",
+                "2026-01-29T18:05:00Z",
+                ["31.00", "1.00", "2.60", "32.60"],
                 2,
-                "card".into()
+                "card"
             ),
-            (
-                "A-1002".into(),
-                "2026-01-29T18:17:00Z".into(),
-                d("7.25"),
-                d("0.00"),
-                d("0.61"),
-                d("7.86"),
+            stored(
+                "A-1002",
+                "2026-01-29T18:17:00Z",
+                ["7.25", "0.00", "0.61", "7.86"],
                 1,
-                "cash".into()
+                "cash"
             ),
         ]
     );
     let lines = items(db).await;
     assert_eq!(lines.len(), 3);
-    assert_eq!(lines[0].1, "Margherita");
+    assert_eq!(lines[0].item_name, "Margherita");
     assert_eq!(
-        (lines[0].3, lines[0].4, lines[0].7),
+        (lines[0].quantity, lines[0].unit_price, lines[0].line_total),
         (d("2"), d("12.5"), d("25.00"))
     );
-    assert_eq!(lines[2].1, "Soup, of the day");
+    assert_eq!(lines[2].item_name, "Soup, of the day");
 
     let list = api.get("/uploads", Some(&token)).await;
     assert_eq!(list.body["items"][0]["id"], id.as_str());
@@ -159,13 +188,13 @@ async fn messy_files_bom_crlf_quoted_newlines_thousands_and_blank_lines() {
     assert_eq!(upload["status"], "completed", "{upload}");
     assert_eq!(upload["rows_total"], 2);
     let tx = transactions(db).await;
-    assert_eq!(tx[0].2, d("1234.50"));
-    assert_eq!(tx[0].5, d("1333.26"));
-    assert_eq!(tx[1].1, "2026-01-29T18:30:00Z");
-    assert_eq!(tx[1].7, "other");
+    assert_eq!(tx[0].subtotal, d("1234.50"));
+    assert_eq!(tx[0].total, d("1333.26"));
+    assert_eq!(tx[1].ordered_at, "2026-01-29T18:30:00Z");
+    assert_eq!(tx[1].payment_method, "other");
     let lines = items(db).await;
-    assert_eq!(lines[0].1, "Chef's \"special\"\r\nplatter");
-    assert_eq!(lines[1].2, None);
+    assert_eq!(lines[0].item_name, "Chef's \"special\"\r\nplatter");
+    assert_eq!(lines[1].category, None);
 }
 
 #[tokio::test]
@@ -182,8 +211,14 @@ async fn semicolons_with_decimal_commas_and_windows_1252() {
     let (_, upload) = api.ingest(&token, "windows.csv", &latin).await;
     assert_eq!(upload["status"], "completed", "{upload}");
     let lines = items(db).await;
-    assert_eq!((lines[0].1.as_str(), lines[0].7), ("Café", d("2469.00")));
-    assert_eq!((lines[1].1.as_str(), lines[1].4), ("Crème brûlée", d("5")));
+    assert_eq!(
+        (lines[0].item_name.as_str(), lines[0].line_total),
+        ("Café", d("2469.00"))
+    );
+    assert_eq!(
+        (lines[1].item_name.as_str(), lines[1].unit_price),
+        ("Crème brûlée", d("5"))
+    );
 }
 
 #[tokio::test]
@@ -216,15 +251,12 @@ async fn square_and_toast_exports_are_mapped() {
     // 19:05 in Los Angeles (UTC-8) is 03:05 UTC the next day.
     assert_eq!(
         tx[0],
-        (
-            "SQ-1".into(),
-            "2026-01-30T03:05:00Z".into(),
-            d("28.00"),
-            d("1.00"),
-            d("2.35"),
-            d("29.35"),
+        stored(
+            "SQ-1",
+            "2026-01-30T03:05:00Z",
+            ["28.00", "1.00", "2.35", "29.35"],
             2,
-            "card".into()
+            "card"
         )
     );
 
@@ -246,15 +278,19 @@ Main,T-100,1,01/29/2026 19:10,01/29/2026 19:05,C1,Ann,4,Patio,Dinner,Dine In,S3,
         (&json!(3), &json!(2), &json!(0))
     );
     let lines = items(db).await;
-    let burger = lines.iter().find(|l| l.1 == "Burger").unwrap();
+    let burger = lines.iter().find(|l| l.item_name == "Burger").unwrap();
     assert_eq!(
-        (burger.2.as_deref(), burger.4, burger.7),
+        (
+            burger.category.as_deref(),
+            burger.unit_price,
+            burger.line_total
+        ),
         (Some("Food"), d("15"), d("30.00"))
     );
-    let fries = lines.iter().find(|l| l.1 == "Fries").unwrap();
-    assert_eq!(fries.2.as_deref(), Some("Sides"));
+    let fries = lines.iter().find(|l| l.item_name == "Fries").unwrap();
+    assert_eq!(fries.category.as_deref(), Some("Sides"));
     assert!(
-        !lines.iter().any(|l| l.1 == "Shake"),
+        !lines.iter().any(|l| l.item_name == "Shake"),
         "voided lines are skipped"
     );
 }
@@ -505,19 +541,16 @@ async fn an_order_spread_across_the_file_is_still_one_transaction() {
     let spread: Vec<_> = transactions(db)
         .await
         .into_iter()
-        .filter(|t| t.0 == "S-1")
+        .filter(|t| t.order_id == "S-1")
         .collect();
     assert_eq!(
         spread,
-        [(
-            "S-1".to_string(),
-            "2026-01-29T18:05:00Z".to_string(),
-            d("15.00"),
-            d("0.00"),
-            d("0.00"),
-            d("15.00"),
+        [stored(
+            "S-1",
+            "2026-01-29T18:05:00Z",
+            ["15.00", "0.00", "0.00", "15.00"],
             2,
-            "other".to_string()
+            "other"
         )]
     );
 }
