@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
 use flux_shared::config::{StartupError, Vars};
-use flux_shared::db::DbSettings;
+use flux_shared::db::{DbFailure, DbSettings};
 use flux_shared::http::{self, HttpConfig, Request, Response, Routed};
 use flux_shared::problem::Problem;
 use flux_shared::routes::{self, Route};
@@ -110,12 +110,9 @@ async fn health(state: &HealthState) -> Response {
 async fn check_database(pool: &Pool) -> Check {
     let started = Instant::now();
     let probe = async {
-        let client = pool.get().await.map_err(|e| e.to_string())?;
-        client
-            .simple_query("SELECT 1")
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>(())
+        let client = pool.get().await.map_err(DbFailure::from)?;
+        client.simple_query("SELECT 1").await?;
+        Ok::<_, DbFailure>(())
     };
     let error = match tokio::time::timeout(CHECK_TIMEOUT, probe).await {
         Ok(Ok(())) => {

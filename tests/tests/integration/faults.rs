@@ -90,6 +90,13 @@ async fn routes_answer_503_while_the_database_is_down_and_recover() {
         api.get("/auth/me", Some(&token)).await,
         api.get("/uploads", Some(&token)).await,
         api.post_auth("/uploads", &token, &new_upload).await,
+        api.get(
+            "/uploads/00000000-0000-0000-0000-000000000001",
+            Some(&token),
+        )
+        .await,
+        api.get("/sales/summary", Some(&token)).await,
+        api.get("/sales/transactions/1", Some(&token)).await,
         api.post(
             "/auth/refresh",
             &json!({"refresh_token": owner["refresh_token"]}),
