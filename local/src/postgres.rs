@@ -87,6 +87,27 @@ struct Running {
 
 pub const SUPERUSER: &str = "postgres";
 
+/// A cluster dropped while the server it started runs (a stack dropped
+/// without `shutdown`, as in a test that panicked) asks that server to stop,
+/// rather than leave it running until this process exits.
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let Some(Running {
+            pid: Some(pid),
+            exited: Some(mut exited),
+            ..
+        }) = self.running.take()
+        else {
+            return;
+        };
+        // Only while it runs: an exited server's pid may be another's now.
+        if let Err(oneshot::error::TryRecvError::Empty) = exited.try_recv() {
+            // SAFETY: plain syscall on a pid we spawned and that still runs.
+            unsafe { libc::kill(pid, libc::SIGINT) };
+        }
+    }
+}
+
 impl PgCluster {
     /// A cluster kept in `dir` (the data directory is `dir/data`).
     pub fn new(dir: impl Into<PathBuf>, auth: Auth, durable: bool) -> Result<Self, PgError> {
