@@ -250,14 +250,14 @@ impl DbSettings {
             current: std::sync::Mutex::new(None),
         };
         let manager = Manager::from_connect(pg, connect, manager_config);
-        Pool::builder(manager)
+        let pool = Pool::builder(manager)
             .max_size(self.pool_max)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(self.pool_wait))
             .create_timeout(Some(self.connect_timeout))
             .recycle_timeout(Some(self.connect_timeout))
-            .build()
-            .map_err(DbError::from)
+            .build()?;
+        Ok(pool)
     }
 
     /// One connection outside any pool (migrations, administration).
