@@ -20,6 +20,8 @@ use flux_shared::routes::{NoOperation, Route};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::serving::Responder;
+
 /// API Gateway's own payload limit; the functions apply the API's tighter one.
 const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
 
@@ -47,8 +49,12 @@ impl Gateway {
             .iter()
             .find(|f| f.routes.iter().any(|r| r.fits(path)))
     }
+}
 
-    async fn handle(
+impl Responder for Gateway {
+    type Body = Full<Bytes>;
+
+    async fn respond(
         &self,
         req: http::Request<Incoming>,
         peer: SocketAddr,
@@ -140,16 +146,4 @@ pub async fn serve(
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     crate::serving::serve(listener, gateway, shutdown).await
-}
-
-impl crate::serving::Responder for Gateway {
-    type Body = Full<Bytes>;
-
-    fn respond(
-        &self,
-        req: http::Request<Incoming>,
-        peer: SocketAddr,
-    ) -> impl std::future::Future<Output = http::Response<Self::Body>> + Send {
-        self.handle(req, peer)
-    }
 }

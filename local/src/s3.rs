@@ -16,6 +16,8 @@ use s3s::service::{S3Service, S3ServiceBuilder};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::serving::Responder;
+
 /// Receives every ObjectCreated event, as csv-ingest's Lambda would.
 pub type ObjectCreatedHandler = Arc<dyn Fn(S3Event) -> BoxFuture<'static, ()> + Send + Sync>;
 
@@ -67,18 +69,6 @@ pub async fn serve(
     crate::serving::serve(listener, notifier, shutdown).await
 }
 
-impl crate::serving::Responder for Notifier {
-    type Body = s3s::Body;
-
-    fn respond(
-        &self,
-        req: http::Request<Incoming>,
-        peer: SocketAddr,
-    ) -> impl std::future::Future<Output = http::Response<Self::Body>> + Send {
-        self.handle(req, peer)
-    }
-}
-
 struct Notifier {
     service: S3Service,
     root: PathBuf,
@@ -105,11 +95,13 @@ impl Drop for InFlight<'_> {
     }
 }
 
-impl Notifier {
+impl Responder for Notifier {
+    type Body = s3s::Body;
+
     /// CORS around every request, as S3 does it for a bucket with a CORS
     /// rule: preflights are answered without any signature, and every
     /// answer to an allowed origin, errors included, says it is allowed.
-    async fn handle(
+    async fn respond(
         &self,
         req: http::Request<Incoming>,
         peer: SocketAddr,
@@ -142,7 +134,9 @@ impl Notifier {
             .append(http::header::VARY, http::HeaderValue::from_static("origin"));
         response
     }
+}
 
+impl Notifier {
     async fn handle_s3(
         &self,
         req: http::Request<Incoming>,

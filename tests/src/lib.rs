@@ -205,6 +205,25 @@ pub async fn spawn_stack(
     .expect("start the local stack")
 }
 
+/// The local stack with a PostgreSQL of its own (so a test may stop or
+/// crash it), ObjectCreated events going to `on_object_created` when given.
+pub async fn stack_with_own_postgres(
+    on_object_created: Option<ObjectCreatedHandler>,
+) -> RunningStack {
+    RunningStack::start(StackOptions {
+        api_port: 0,
+        s3_port: 0,
+        data_dir: scratch_dir("own-postgres"),
+        database_url: None,
+        s3_endpoint: None,
+        allowed_origins: vec![],
+        on_object_created,
+        access_token_ttl: None,
+    })
+    .await
+    .expect("a stack with its own PostgreSQL")
+}
+
 /// A handler that forwards every ObjectCreated event to a channel.
 pub fn event_channel() -> (
     ObjectCreatedHandler,

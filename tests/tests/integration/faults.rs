@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use flux_csv_ingest::IngestState;
 use flux_local::s3::REGION;
-use flux_local::stack::{RunningStack, StackOptions};
+use flux_local::stack::RunningStack;
 use flux_shared::secrets::ExposeSecret;
 use flux_shared::uploads::BucketConfig;
-use flux_tests::{event_channel, scratch_dir, Api, STRONG_PASSWORD};
+use flux_tests::{event_channel, stack_with_own_postgres, Api, STRONG_PASSWORD};
 use futures::future::join_all;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -31,19 +31,7 @@ async fn own_stack(
     } else {
         (None, None)
     };
-    let stack = RunningStack::start(StackOptions {
-        api_port: 0,
-        s3_port: 0,
-        data_dir: scratch_dir("faults"),
-        database_url: None,
-        s3_endpoint: None,
-        allowed_origins: vec![],
-        on_object_created: handler,
-        access_token_ttl: None,
-    })
-    .await
-    .expect("a stack with its own PostgreSQL");
-    (stack, events)
+    (stack_with_own_postgres(handler).await, events)
 }
 
 fn orders_csv(orders: usize) -> String {

@@ -36,18 +36,7 @@ async fn a_dropped_app_stops_serving_even_when_its_test_panicked() {
 /// `shutdown` (a test that panicked) stops that server too.
 #[tokio::test]
 async fn a_dropped_stack_stops_the_postgresql_it_started() {
-    let stack = flux_local::stack::RunningStack::start(flux_local::stack::StackOptions {
-        api_port: 0,
-        s3_port: 0,
-        data_dir: flux_tests::scratch_dir("harness"),
-        database_url: None,
-        s3_endpoint: None,
-        allowed_origins: vec![],
-        on_object_created: None,
-        access_token_ttl: None,
-    })
-    .await
-    .expect("a stack with its own PostgreSQL");
+    let stack = flux_tests::stack_with_own_postgres(None).await;
     let port = stack.database.app.pg.get_ports()[0];
     let address = format!("127.0.0.1:{port}");
     assert!(tokio::net::TcpStream::connect(&address).await.is_ok());

@@ -1,10 +1,9 @@
 use std::time::{Duration, Instant};
 
 use flux_health::HealthState;
-use flux_local::stack::{RunningStack, StackOptions};
 use flux_shared::db::DbSettings;
 use flux_shared::http::HttpConfig;
-use flux_tests::{scratch_dir, spawn_stack, TestDb};
+use flux_tests::{spawn_stack, stack_with_own_postgres, TestDb};
 use serde_json::Value;
 
 async fn get(url: &str) -> (u16, reqwest::header::HeaderMap, Value) {
@@ -51,18 +50,7 @@ async fn health_reports_the_database_and_unknown_paths_are_problems() {
 /// turns 503 quickly, and 200 again once the database is back.
 #[tokio::test]
 async fn health_is_503_while_the_database_is_down_and_recovers() {
-    let stack = RunningStack::start(StackOptions {
-        api_port: 0,
-        s3_port: 0,
-        data_dir: scratch_dir("down"),
-        database_url: None,
-        s3_endpoint: None,
-        allowed_origins: vec![],
-        on_object_created: None,
-        access_token_ttl: None,
-    })
-    .await
-    .expect("stack with its own PostgreSQL");
+    let stack = stack_with_own_postgres(None).await;
     let url = format!("{}/health", stack.api_url);
     assert_eq!(get(&url).await.0, 200);
 
