@@ -2,6 +2,7 @@
 //! fresh URLs and undoing an upload (API.md "Uploads"), always scoped to the
 //! caller's restaurant.
 
+mod error;
 mod input;
 mod presign;
 mod row_errors;
@@ -12,15 +13,14 @@ use std::sync::Arc;
 
 use deadpool_postgres::Pool;
 use flux_shared::config::{self, StartupError, Vars};
-use flux_shared::db::{DbFailure, DbSettings};
-use flux_shared::http::{self, internal_error, HttpConfig, Request, Response, Routed};
-use flux_shared::problem::Problem;
+use flux_shared::db::DbSettings;
+use flux_shared::http::{self, HttpConfig, Request, Response, Routed};
 use flux_shared::routes::{self, Route};
 use flux_shared::secrets::Secrets;
-use flux_shared::tenant::AccessError;
 use flux_shared::tokens::Verifier;
 use flux_shared::uploads::BucketConfig;
 
+pub use error::UploadError;
 pub use presign::URL_TTL;
 
 flux_shared::operations! {
@@ -101,53 +101,6 @@ impl UploadState {
         );
         state.max_size_bytes = config::parsed(vars, "UPLOAD_MAX_BYTES", DEFAULT_MAX_SIZE_BYTES)?;
         Ok(state)
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum UploadError {
-    /// Refused before any upload logic (token, body, query): the problem as is.
-    #[error(transparent)]
-    Refused(#[from] Problem),
-    #[error(transparent)]
-    Access(#[from] AccessError),
-    #[error(transparent)]
-    Database(#[from] DbFailure),
-    #[error(transparent)]
-    Input(#[from] input::NewUploadError),
-    #[error("no such upload")]
-    NotFound,
-    #[error("the upload is {0}, not waiting for its file")]
-    NotAwaitingFile(view::ShownStatus),
-    #[error("the upload is being ingested")]
-    BeingIngested,
-    #[error(transparent)]
-    Presign(#[from] presign::PresignError),
-}
-
-flux_shared::database_errors!(UploadError::Database);
-
-impl From<UploadError> for Problem {
-    fn from(error: UploadError) -> Self {
-        match error {
-            UploadError::Refused(problem) => problem,
-            UploadError::Access(error) => error.into(),
-            UploadError::Database(failure) => failure.into(),
-            UploadError::Input(input::NewUploadError::Invalid(errors)) => {
-                Problem::validation(errors)
-            }
-            UploadError::Input(input::NewUploadError::TooLarge { max }) => {
-                Problem::payload_too_large(format!("files are limited to {max} bytes"))
-            }
-            UploadError::NotFound => Problem::not_found(),
-            UploadError::NotAwaitingFile(status) => Problem::conflict(format!(
-                "the upload is {status}: only an upload still waiting for its file gets a new URL"
-            )),
-            UploadError::BeingIngested => {
-                Problem::conflict("the upload is being ingested; delete it once it has finished")
-            }
-            UploadError::Presign(_) => internal_error(&error),
-        }
     }
 }
 
