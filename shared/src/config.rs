@@ -33,6 +33,48 @@ impl Vars for [(&str, &str)] {
     }
 }
 
+/// What every function's deployment sets: the log filter and where its
+/// secrets come from.
+pub const FUNCTION_ENVIRONMENT: &[&str] = &["RUST_LOG", "SECRETS_SOURCE"];
+
+/// A function's `ENVIRONMENT`, made of the lists of the shared parts it
+/// uses and its own names, in a `const`:
+/// `environment![config::FUNCTION_ENVIRONMENT, db::APP_ENVIRONMENT, &["UPLOADS_BUCKET"]]`.
+#[macro_export]
+macro_rules! environment {
+    ($($part:expr),+ $(,)?) => {{
+        const PARTS: &[&[&str]] = &[$($part),+];
+        const JOINED: [&str; $crate::config::joined_len(PARTS)] = $crate::config::join(PARTS);
+        &JOINED
+    }};
+}
+
+/// How many names `parts` hold together (for [`environment!`]).
+pub const fn joined_len(parts: &[&[&str]]) -> usize {
+    let (mut len, mut part) = (0, 0);
+    while part < parts.len() {
+        len += parts[part].len();
+        part += 1;
+    }
+    len
+}
+
+/// `parts`, one after the other (for [`environment!`]).
+pub const fn join<const N: usize>(parts: &[&[&'static str]]) -> [&'static str; N] {
+    let mut joined = [""; N];
+    let (mut at, mut part) = (0, 0);
+    while part < parts.len() {
+        let mut name = 0;
+        while name < parts[part].len() {
+            joined[at] = parts[part][name];
+            at += 1;
+            name += 1;
+        }
+        part += 1;
+    }
+    joined
+}
+
 /// An optional variable; set-but-empty counts as unset.
 pub fn optional(vars: &(impl Vars + ?Sized), name: &'static str) -> Option<String> {
     vars.var(name)
@@ -154,6 +196,22 @@ impl Vars for std::collections::HashMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn environment_joins_its_parts_in_order() {
+        const JOINED: &[&str] = crate::environment![&["A", "B"], &[], &["C"]];
+        assert_eq!(JOINED, ["A", "B", "C"]);
+        assert_eq!(
+            crate::db::APP_ENVIRONMENT,
+            [
+                "DB_HOST",
+                "DB_PORT",
+                "DB_NAME",
+                "DB_TLS",
+                "DB_APP_SECRET_ID"
+            ]
+        );
+    }
 
     #[test]
     fn missing_and_invalid_variables_are_named() {

@@ -16,6 +16,17 @@ use crate::secrets::{ExposeSecret, Secrets, SecretsError};
 pub use deadpool_postgres::{Object as Connection, PoolError};
 pub use tokio_postgres::Error as PgError;
 
+/// Where the database is ([`DbSettings::from_env`]); the optional
+/// timeouts and pool size are each function's own.
+pub const ENVIRONMENT: &[&str] = &["DB_HOST", "DB_PORT", "DB_NAME", "DB_TLS"];
+
+/// [`ENVIRONMENT`] and the secret of the application role every function
+/// but migrate connects as.
+pub const APP_ENVIRONMENT: &[&str] = crate::environment![ENVIRONMENT, &[APP_SECRET_ID]];
+
+/// The variable naming the application role's credentials secret.
+pub const APP_SECRET_ID: &str = "DB_APP_SECRET_ID";
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error(transparent)]

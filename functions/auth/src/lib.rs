@@ -45,18 +45,12 @@ flux_shared::operations! {
 pub const ROUTES: &[Route] = <Operation as routes::Operation>::ROUTES;
 
 /// What its deployment sets (Terraform's `routes.tf`); a test holds both to it.
-pub const ENVIRONMENT: &[&str] = &[
-    "RUST_LOG",
-    "SECRETS_SOURCE",
-    "DB_HOST",
-    "DB_PORT",
-    "DB_NAME",
-    "DB_TLS",
-    "DB_APP_SECRET_ID",
-    "ALLOWED_ORIGINS",
-    "AUTH_ISSUER",
-    "AUTH_AUDIENCE",
-    "AUTH_KEYS_SECRET_ID",
+pub const ENVIRONMENT: &[&str] = flux_shared::environment![
+    config::FUNCTION_ENVIRONMENT,
+    flux_shared::db::APP_ENVIRONMENT,
+    http::ENVIRONMENT,
+    flux_shared::tokens::TOKEN_ENVIRONMENT,
+    &["AUTH_KEYS_SECRET_ID"],
 ];
 
 /// Built once per container.
@@ -96,7 +90,7 @@ impl AuthState {
         vars: &(impl Vars + ?Sized),
         secrets: &Arc<Secrets>,
     ) -> Result<Self, AuthError> {
-        let db = DbSettings::from_env(vars, secrets, "DB_APP_SECRET_ID").await?;
+        let db = DbSettings::from_env(vars, secrets, flux_shared::db::APP_SECRET_ID).await?;
         let tokens = TokenConfig::from_env(vars)?;
         let keys_secret = config::required(vars, "AUTH_KEYS_SECRET_ID")?;
         let keys = KeyRing::from_secret(&tokens, Arc::clone(secrets), keys_secret).await?;

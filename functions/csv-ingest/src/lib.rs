@@ -61,17 +61,10 @@ pub struct IngestState {
 }
 
 /// What its deployment sets (Terraform's `routes.tf`); a test holds both to it.
-pub const ENVIRONMENT: &[&str] = &[
-    "RUST_LOG",
-    "SECRETS_SOURCE",
-    "DB_HOST",
-    "DB_PORT",
-    "DB_NAME",
-    "DB_TLS",
-    "DB_APP_SECRET_ID",
-    "DB_STATEMENT_TIMEOUT_MS",
-    "DB_POOL_MAX",
-    "UPLOADS_BUCKET",
+pub const ENVIRONMENT: &[&str] = flux_shared::environment![
+    flux_shared::config::FUNCTION_ENVIRONMENT,
+    db::APP_ENVIRONMENT,
+    &["DB_STATEMENT_TIMEOUT_MS", "DB_POOL_MAX", "UPLOADS_BUCKET"],
 ];
 
 /// A claim whose heartbeat is older than this was abandoned (its heartbeat
@@ -95,7 +88,7 @@ impl IngestState {
         vars: &(impl Vars + ?Sized),
         secrets: &Arc<Secrets>,
     ) -> Result<Self, StartupError> {
-        let db = DbSettings::from_env(vars, secrets, "DB_APP_SECRET_ID").await?;
+        let db = DbSettings::from_env(vars, secrets, flux_shared::db::APP_SECRET_ID).await?;
         let bucket = BucketConfig::from_env(vars)?;
         Ok(Self::new(db.pool()?, bucket.client().await, bucket.bucket))
     }

@@ -40,20 +40,13 @@ pub const ROUTES: &[Route] = <Operation as routes::Operation>::ROUTES;
 pub const DEFAULT_MAX_SIZE_BYTES: i64 = 1 << 30;
 
 /// What its deployment sets (Terraform's `routes.tf`); a test holds both to it.
-pub const ENVIRONMENT: &[&str] = &[
-    "RUST_LOG",
-    "SECRETS_SOURCE",
-    "DB_HOST",
-    "DB_PORT",
-    "DB_NAME",
-    "DB_TLS",
-    "DB_APP_SECRET_ID",
-    "DB_STATEMENT_TIMEOUT_MS",
-    "ALLOWED_ORIGINS",
-    "AUTH_ISSUER",
-    "AUTH_AUDIENCE",
-    "AUTH_PUBLIC_KEYS_SECRET_ID",
-    "UPLOADS_BUCKET",
+pub const ENVIRONMENT: &[&str] = flux_shared::environment![
+    config::FUNCTION_ENVIRONMENT,
+    flux_shared::db::APP_ENVIRONMENT,
+    &["DB_STATEMENT_TIMEOUT_MS"],
+    http::ENVIRONMENT,
+    flux_shared::tokens::VERIFIER_ENVIRONMENT,
+    &["UPLOADS_BUCKET"],
 ];
 
 /// Built once per container.
@@ -90,7 +83,7 @@ impl UploadState {
         vars: &(impl Vars + ?Sized),
         secrets: &Arc<Secrets>,
     ) -> Result<Self, StartupError> {
-        let db = DbSettings::from_env(vars, secrets, "DB_APP_SECRET_ID").await?;
+        let db = DbSettings::from_env(vars, secrets, flux_shared::db::APP_SECRET_ID).await?;
         let bucket = BucketConfig::from_env(vars)?;
         let mut state = Self::new(
             HttpConfig::from_env(vars),

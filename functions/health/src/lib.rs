@@ -33,15 +33,10 @@ pub struct HealthState {
 }
 
 /// What its deployment sets (Terraform's `routes.tf`); a test holds both to it.
-pub const ENVIRONMENT: &[&str] = &[
-    "RUST_LOG",
-    "SECRETS_SOURCE",
-    "DB_HOST",
-    "DB_PORT",
-    "DB_NAME",
-    "DB_TLS",
-    "DB_APP_SECRET_ID",
-    "ALLOWED_ORIGINS",
+pub const ENVIRONMENT: &[&str] = flux_shared::environment![
+    flux_shared::config::FUNCTION_ENVIRONMENT,
+    flux_shared::db::APP_ENVIRONMENT,
+    http::ENVIRONMENT,
 ];
 
 impl HealthState {
@@ -54,7 +49,7 @@ impl HealthState {
         vars: &(impl Vars + ?Sized),
         secrets: &Arc<Secrets>,
     ) -> Result<Self, StartupError> {
-        let db = DbSettings::from_env(vars, secrets, "DB_APP_SECRET_ID").await?;
+        let db = DbSettings::from_env(vars, secrets, flux_shared::db::APP_SECRET_ID).await?;
         Ok(Self::new(HttpConfig::from_env(vars), db.pool()?))
     }
 }

@@ -13,19 +13,15 @@ use serde::{Deserialize, Serialize};
 use crate::{migrate, set_role_password, MigrateError, MigrationReport, APP_ROLE};
 
 /// What its deployment sets (Terraform's `routes.tf`); a test holds both to it.
-pub const ENVIRONMENT: &[&str] = &[
-    "RUST_LOG",
-    "SECRETS_SOURCE",
-    "DB_HOST",
-    "DB_PORT",
-    "DB_NAME",
-    "DB_TLS",
-    "DB_OWNER_SECRET_ID",
-    "DB_APP_SECRET_ID",
-    "DB_STATEMENT_TIMEOUT_MS",
-    "DB_LOCK_TIMEOUT_MS",
-    "AUTH_KEYS_SECRET_ID",
-    "AUTH_PUBLIC_KEYS_SECRET_ID",
+pub const ENVIRONMENT: &[&str] = flux_shared::environment![
+    flux_shared::config::FUNCTION_ENVIRONMENT,
+    flux_shared::db::APP_ENVIRONMENT,
+    &[
+        "DB_OWNER_SECRET_ID",
+        "DB_STATEMENT_TIMEOUT_MS",
+        "DB_LOCK_TIMEOUT_MS"
+    ],
+    &["AUTH_KEYS_SECRET_ID", "AUTH_PUBLIC_KEYS_SECRET_ID"],
 ];
 
 /// The application logs in as one of two roles, both members of
@@ -89,7 +85,7 @@ impl Migrator {
         Ok(Self {
             owner: DbSettings::from_env(vars, secrets, "DB_OWNER_SECRET_ID").await?,
             secrets: Arc::clone(secrets),
-            app_secret_id: config::required(vars, "DB_APP_SECRET_ID")?,
+            app_secret_id: config::required(vars, flux_shared::db::APP_SECRET_ID)?,
             keys_secret_id: config::required(vars, "AUTH_KEYS_SECRET_ID")?,
             public_keys_secret_id: config::required(vars, "AUTH_PUBLIC_KEYS_SECRET_ID")?,
         })

@@ -49,18 +49,11 @@ pub struct SalesState {
 }
 
 /// What its deployment sets (Terraform's `routes.tf`); a test holds both to it.
-pub const ENVIRONMENT: &[&str] = &[
-    "RUST_LOG",
-    "SECRETS_SOURCE",
-    "DB_HOST",
-    "DB_PORT",
-    "DB_NAME",
-    "DB_TLS",
-    "DB_APP_SECRET_ID",
-    "ALLOWED_ORIGINS",
-    "AUTH_ISSUER",
-    "AUTH_AUDIENCE",
-    "AUTH_PUBLIC_KEYS_SECRET_ID",
+pub const ENVIRONMENT: &[&str] = flux_shared::environment![
+    flux_shared::config::FUNCTION_ENVIRONMENT,
+    flux_shared::db::APP_ENVIRONMENT,
+    http::ENVIRONMENT,
+    flux_shared::tokens::VERIFIER_ENVIRONMENT,
 ];
 
 impl SalesState {
@@ -77,7 +70,7 @@ impl SalesState {
         vars: &(impl Vars + ?Sized),
         secrets: &Arc<Secrets>,
     ) -> Result<Self, StartupError> {
-        let db = DbSettings::from_env(vars, secrets, "DB_APP_SECRET_ID").await?;
+        let db = DbSettings::from_env(vars, secrets, flux_shared::db::APP_SECRET_ID).await?;
         Ok(Self::new(
             HttpConfig::from_env(vars),
             db.pool()?,

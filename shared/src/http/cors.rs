@@ -7,6 +7,9 @@ use super::{responses, Request, Response};
 use crate::config::{self, Vars};
 use crate::routes::{self, Matched, Route};
 
+/// What [`HttpConfig::from_env`] reads.
+pub const ENVIRONMENT: &[&str] = &["ALLOWED_ORIGINS"];
+
 /// What every function's HTTP layer needs from configuration.
 #[derive(Clone, Debug, Default)]
 pub struct HttpConfig {

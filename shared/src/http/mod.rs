@@ -17,7 +17,7 @@ use tracing::Instrument;
 use crate::problem::Problem;
 use crate::routes::{self, Matched, Operation, Params};
 
-pub use cors::HttpConfig;
+pub use cors::{HttpConfig, ENVIRONMENT};
 pub use json::json_body;
 pub use request::{RequestMeta, MAX_BODY_BYTES};
 pub use responses::{cache_publicly, internal_error, json_response, no_content, problem_response};

@@ -70,6 +70,14 @@ pub struct Caller {
     pub role: Role,
 }
 
+/// What [`TokenConfig::from_env`] reads (the access-token lifetime is
+/// optional and left to its default in deployments).
+pub const TOKEN_ENVIRONMENT: &[&str] = &["AUTH_ISSUER", "AUTH_AUDIENCE"];
+
+/// What [`Verifier::from_env`] reads.
+pub const VERIFIER_ENVIRONMENT: &[&str] =
+    crate::environment![TOKEN_ENVIRONMENT, &["AUTH_PUBLIC_KEYS_SECRET_ID"]];
+
 /// Who issues tokens and for whom.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenConfig {
