@@ -27,6 +27,17 @@ pub const APP_ENVIRONMENT: &[&str] = crate::environment![ENVIRONMENT, &[APP_SECR
 /// The variable naming the application role's credentials secret.
 pub const APP_SECRET_ID: &str = "DB_APP_SECRET_ID";
 
+/// The pool every function but migrate serves from: the application role,
+/// as its deployment sets it ([`APP_ENVIRONMENT`]).
+pub async fn app_pool(
+    vars: &(impl Vars + ?Sized),
+    secrets: &Arc<Secrets>,
+) -> Result<Pool, DbError> {
+    DbSettings::from_env(vars, secrets, APP_SECRET_ID)
+        .await?
+        .pool()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error(transparent)]

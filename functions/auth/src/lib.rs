@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 use deadpool_postgres::Pool;
 use flux_shared::config::{self, Vars};
-use flux_shared::db::DbSettings;
 use flux_shared::http::{self, HttpConfig, Request, Response, Routed};
 use flux_shared::routes::{self, Route};
 use flux_shared::secrets::Secrets;
@@ -90,11 +89,11 @@ impl AuthState {
         vars: &(impl Vars + ?Sized),
         secrets: &Arc<Secrets>,
     ) -> Result<Self, AuthError> {
-        let db = DbSettings::from_env(vars, secrets, flux_shared::db::APP_SECRET_ID).await?;
+        let pool = flux_shared::db::app_pool(vars, secrets).await?;
         let tokens = TokenConfig::from_env(vars)?;
         let keys_secret = config::required(vars, "AUTH_KEYS_SECRET_ID")?;
         let keys = KeyRing::from_secret(&tokens, Arc::clone(secrets), keys_secret).await?;
-        let mut state = Self::new(HttpConfig::from_env(vars), db.pool()?, tokens, keys).await?;
+        let mut state = Self::new(HttpConfig::from_env(vars), pool, tokens, keys).await?;
         state.trust_forwarded_for = config::parsed(vars, "TRUST_FORWARDED_FOR", false)?;
         Ok(state)
     }

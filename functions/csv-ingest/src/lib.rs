@@ -21,7 +21,7 @@ use std::time::Duration;
 use aws_lambda_events::s3::S3Event;
 use deadpool_postgres::Pool;
 use flux_shared::config::{StartupError, Vars};
-use flux_shared::db::{self, DbSettings};
+use flux_shared::db::{self};
 use flux_shared::ids::UploadId;
 use flux_shared::secrets::Secrets;
 use flux_shared::uploads::BucketConfig;
@@ -88,9 +88,9 @@ impl IngestState {
         vars: &(impl Vars + ?Sized),
         secrets: &Arc<Secrets>,
     ) -> Result<Self, StartupError> {
-        let db = DbSettings::from_env(vars, secrets, flux_shared::db::APP_SECRET_ID).await?;
+        let pool = flux_shared::db::app_pool(vars, secrets).await?;
         let bucket = BucketConfig::from_env(vars)?;
-        Ok(Self::new(db.pool()?, bucket.client().await, bucket.bucket))
+        Ok(Self::new(pool, bucket.client().await, bucket.bucket))
     }
 }
 

@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use deadpool_postgres::Pool;
 use flux_shared::config::{self, StartupError, Vars};
-use flux_shared::db::DbSettings;
 use flux_shared::http::{self, HttpConfig, Request, Response, Routed};
 use flux_shared::routes::{self, Route};
 use flux_shared::secrets::Secrets;
@@ -83,11 +82,11 @@ impl UploadState {
         vars: &(impl Vars + ?Sized),
         secrets: &Arc<Secrets>,
     ) -> Result<Self, StartupError> {
-        let db = DbSettings::from_env(vars, secrets, flux_shared::db::APP_SECRET_ID).await?;
+        let pool = flux_shared::db::app_pool(vars, secrets).await?;
         let bucket = BucketConfig::from_env(vars)?;
         let mut state = Self::new(
             HttpConfig::from_env(vars),
-            db.pool()?,
+            pool,
             Verifier::from_env(vars, secrets).await?,
             bucket.client().await,
             bucket.bucket,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
 use flux_shared::config::{StartupError, Vars};
-use flux_shared::db::{DbFailure, DbSettings};
+use flux_shared::db::DbFailure;
 use flux_shared::http::{self, HttpConfig, Request, Response, Routed};
 use flux_shared::problem::Problem;
 use flux_shared::routes::{self, Route};
@@ -49,8 +49,8 @@ impl HealthState {
         vars: &(impl Vars + ?Sized),
         secrets: &Arc<Secrets>,
     ) -> Result<Self, StartupError> {
-        let db = DbSettings::from_env(vars, secrets, flux_shared::db::APP_SECRET_ID).await?;
-        Ok(Self::new(HttpConfig::from_env(vars), db.pool()?))
+        let pool = flux_shared::db::app_pool(vars, secrets).await?;
+        Ok(Self::new(HttpConfig::from_env(vars), pool))
     }
 }
 

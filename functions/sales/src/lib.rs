@@ -16,7 +16,6 @@ use std::sync::Arc;
 use chrono_tz::Tz;
 use deadpool_postgres::Pool;
 use flux_shared::config::{StartupError, Vars};
-use flux_shared::db::DbSettings;
 use flux_shared::http::{self, HttpConfig, Request, Response, Routed};
 use flux_shared::routes::{self, Route};
 use flux_shared::secrets::Secrets;
@@ -70,10 +69,10 @@ impl SalesState {
         vars: &(impl Vars + ?Sized),
         secrets: &Arc<Secrets>,
     ) -> Result<Self, StartupError> {
-        let db = DbSettings::from_env(vars, secrets, flux_shared::db::APP_SECRET_ID).await?;
+        let pool = flux_shared::db::app_pool(vars, secrets).await?;
         Ok(Self::new(
             HttpConfig::from_env(vars),
-            db.pool()?,
+            pool,
             Verifier::from_env(vars, secrets).await?,
         ))
     }
