@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use flux_local::runtime_api::{api_gateway_event, http_reply, s3_event, Outcome, RuntimeApi};
+use flux_local::runtime_api::{
+    api_gateway_event, http_reply, s3_event, LocalDeployment, Outcome, RuntimeApi,
+};
 use serde_json::{json, Value};
 
 const FUNCTIONS: [&str; 6] = [
@@ -36,48 +38,30 @@ pub async fn run(runs: usize) -> anyhow::Result<()> {
     };
     std::fs::write(secrets.join("db-app"), creds(app))?;
     std::fs::write(secrets.join("db-owner"), creds(owner))?;
-    let host = match &app.get_hosts()[0] {
-        tokio_postgres::config::Host::Tcp(host) => host.clone(),
-        other => anyhow::bail!("a TCP database, not {other:?}"),
+    let deployment = LocalDeployment {
+        database: app,
+        secrets_dir: &secrets,
+        bucket: &stack.s3.bucket,
     };
-    let vars = |declared: &[&str]| -> Vec<(String, String)> {
-        declared
-            .iter()
-            .map(|var| {
-                let value = match *var {
-                    "RUST_LOG" => "warn".to_string(),
-                    "SECRETS_SOURCE" => format!("dir:{}", secrets.display()),
-                    "DB_HOST" => host.clone(),
-                    "DB_PORT" => app.get_ports()[0].to_string(),
-                    "DB_NAME" => app.get_dbname().unwrap_or("flux").to_string(),
-                    "DB_TLS" => "off".into(),
-                    "DB_APP_SECRET_ID" => "db-app".into(),
-                    "DB_OWNER_SECRET_ID" => "db-owner".into(),
-                    "AUTH_KEYS_SECRET_ID" => "auth-keys".into(),
-                    "AUTH_PUBLIC_KEYS_SECRET_ID" => "auth-public-keys".into(),
-                    "AUTH_ISSUER" => "https://api.flux.example".into(),
-                    "AUTH_AUDIENCE" => "flux-api".into(),
-                    "UPLOADS_BUCKET" => stack.s3.bucket.clone(),
-                    "DB_STATEMENT_TIMEOUT_MS" | "DB_LOCK_TIMEOUT_MS" => "30000".into(),
-                    _ => String::new(),
-                };
-                (var.to_string(), value)
-            })
-            .collect()
+    let vars = |declared: &[&str]| -> anyhow::Result<Vec<(String, String)>> {
+        Ok(deployment.environment(declared)?.into_iter().collect())
     };
-    let environment = |name: &str| match name {
-        "auth" => vars(flux_auth::ENVIRONMENT),
-        "sales" => vars(flux_sales::ENVIRONMENT),
-        "data-upload" => vars(flux_data_upload::ENVIRONMENT),
-        "csv-ingest" => vars(flux_csv_ingest::ENVIRONMENT),
-        "migrate" => vars(flux_migrate::ENVIRONMENT),
-        _ => vars(flux_health::ENVIRONMENT),
+    let environment = |name: &str| -> anyhow::Result<Vec<(String, String)>> {
+        match name {
+            "auth" => vars(flux_auth::ENVIRONMENT),
+            "sales" => vars(flux_sales::ENVIRONMENT),
+            "data-upload" => vars(flux_data_upload::ENVIRONMENT),
+            "csv-ingest" => vars(flux_csv_ingest::ENVIRONMENT),
+            "migrate" => vars(flux_migrate::ENVIRONMENT),
+            _ => vars(flux_health::ENVIRONMENT),
+        }
     };
 
     // migrate first: it creates the signing keys the others read.
-    let (_, first, _) = cold_start(&target, "migrate", &environment("migrate"), &json!({})).await?;
+    let (_, first, _) =
+        cold_start(&target, "migrate", &environment("migrate")?, &json!({})).await?;
     anyhow::ensure!(matches!(first, Outcome::Response(_)), "migrate: {first:?}");
-    let auth_env = environment("auth");
+    let auth_env = environment("auth")?;
     let (_, registered, _) = cold_start(
         &target,
         "auth",
@@ -140,7 +124,7 @@ pub async fn run(runs: usize) -> anyhow::Result<()> {
         "zip MiB"
     );
     for (name, event) in &events {
-        let env = environment(name);
+        let env = environment(name)?;
         let (mut inits, mut firsts, mut warms, mut peak) =
             (Vec::new(), Vec::new(), Vec::new(), 0f64);
         for _ in 0..runs {

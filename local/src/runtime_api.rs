@@ -18,6 +18,53 @@ use tokio::sync::{oneshot, Notify};
 
 const PREFIX: &str = "/2018-06-01/runtime";
 
+/// Where a function binary run here finds what its deployment would give
+/// it: a database and a secrets directory instead of RDS and Secrets
+/// Manager (the `*_SECRET_ID`s name files in it), and a bucket.
+pub struct LocalDeployment<'a> {
+    pub database: &'a tokio_postgres::Config,
+    pub secrets_dir: &'a std::path::Path,
+    pub bucket: &'a str,
+}
+
+impl LocalDeployment<'_> {
+    /// A value for each variable of `declared` (a function's
+    /// `ENVIRONMENT`); an error names one this does not know.
+    pub fn environment(&self, declared: &[&str]) -> anyhow::Result<HashMap<String, String>> {
+        let db = self.database;
+        let host = match db.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+            other => anyhow::bail!("a TCP database, not {other:?}"),
+        };
+        declared
+            .iter()
+            .map(|var| {
+                let value = match *var {
+                    "RUST_LOG" => "warn".to_string(),
+                    "SECRETS_SOURCE" => format!("dir:{}", self.secrets_dir.display()),
+                    "DB_HOST" => host.clone(),
+                    "DB_PORT" => db.get_ports().first().unwrap_or(&5432).to_string(),
+                    "DB_NAME" => db.get_dbname().unwrap_or("flux").to_string(),
+                    "DB_TLS" => "off".to_string(),
+                    "DB_APP_SECRET_ID" => "db-app".to_string(),
+                    "DB_OWNER_SECRET_ID" => "db-owner".to_string(),
+                    "AUTH_KEYS_SECRET_ID" => "auth-keys".to_string(),
+                    "AUTH_PUBLIC_KEYS_SECRET_ID" => "auth-public-keys".to_string(),
+                    "AUTH_ISSUER" => "https://api.flux.example".to_string(),
+                    "AUTH_AUDIENCE" => "flux-api".to_string(),
+                    "ALLOWED_ORIGINS" => "https://app.flux.example".to_string(),
+                    "UPLOADS_BUCKET" => self.bucket.to_string(),
+                    "DB_STATEMENT_TIMEOUT_MS" => "30000".to_string(),
+                    "DB_LOCK_TIMEOUT_MS" => "10000".to_string(),
+                    "DB_POOL_MAX" => "2".to_string(),
+                    other => anyhow::bail!("no local value for {other}"),
+                };
+                Ok((var.to_string(), value))
+            })
+            .collect()
+    }
+}
+
 /// How an invocation ended, as the runtime reported it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use flux_local::runtime_api::Outcome;
+use flux_local::runtime_api::{LocalDeployment, Outcome};
 use flux_tests::lambda::{Running, WITHIN};
 use flux_tests::TestDb;
 use serde_json::json;
@@ -20,37 +20,14 @@ fn deployed_environment(
     db: &TestDb,
     secrets: &std::path::Path,
 ) -> HashMap<String, String> {
-    let url: tokio_postgres::Config = db.owner_url.parse().unwrap();
-    let host = match &url.get_hosts()[0] {
-        tokio_postgres::config::Host::Tcp(host) => host.clone(),
-        other => panic!("a TCP test database, not {other:?}"),
-    };
-    declared
-        .iter()
-        .map(|var| {
-            let value = match *var {
-                "RUST_LOG" => "warn".to_string(),
-                "SECRETS_SOURCE" => format!("dir:{}", secrets.display()),
-                "DB_HOST" => host.clone(),
-                "DB_PORT" => url.get_ports()[0].to_string(),
-                "DB_NAME" => url.get_dbname().unwrap().to_string(),
-                "DB_TLS" => "off".to_string(),
-                "DB_APP_SECRET_ID" => "db-app".to_string(),
-                "DB_OWNER_SECRET_ID" => "db-owner".to_string(),
-                "AUTH_KEYS_SECRET_ID" => "auth-keys".to_string(),
-                "AUTH_PUBLIC_KEYS_SECRET_ID" => "auth-public-keys".to_string(),
-                "AUTH_ISSUER" => "https://api.flux.example".to_string(),
-                "AUTH_AUDIENCE" => "flux-api".to_string(),
-                "ALLOWED_ORIGINS" => "https://app.flux.example".to_string(),
-                "UPLOADS_BUCKET" => "uploads".to_string(),
-                "DB_STATEMENT_TIMEOUT_MS" => "30000".to_string(),
-                "DB_LOCK_TIMEOUT_MS" => "10000".to_string(),
-                "DB_POOL_MAX" => "2".to_string(),
-                other => panic!("no test value for {other}"),
-            };
-            (var.to_string(), value)
-        })
-        .collect()
+    let database: tokio_postgres::Config = db.owner_url.parse().unwrap();
+    LocalDeployment {
+        database: &database,
+        secrets_dir: secrets,
+        bucket: "uploads",
+    }
+    .environment(declared)
+    .unwrap()
 }
 
 /// The secrets as Terraform leaves them (no signing keys yet).
