@@ -97,6 +97,21 @@ impl Running {
             .await;
         http_reply(&outcome).unwrap_or_else(|| panic!("{method} {path}: {outcome:?}"))
     }
+
+    /// Through this (auth) function: registers `restaurant` and its owner,
+    /// then reads `/auth/me` with the new token. The token and the profile.
+    pub async fn sign_up(&self, email: &str, restaurant: &str) -> (String, Value) {
+        let register = serde_json::json!({"email": email, "password": "a long enough password 1",
+                                          "restaurant_name": restaurant});
+        let (status, body) = self
+            .http("POST", "/auth/register", None, Some(register))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let token = body["access_token"].as_str().unwrap().to_string();
+        let (status, me) = self.http("GET", "/auth/me", Some(&token), None).await;
+        assert_eq!(status, 200, "{me}");
+        (token, me)
+    }
 }
 
 /// The binary's logs: shown with FLUX_TEST_LOG=1, as the stack's are.

@@ -394,6 +394,17 @@ impl Api {
     }
 }
 
+/// The routes anyone may call (API.md); every other route needs a token.
+pub const PUBLIC_ROUTES: &[&str] = &[
+    "GET /health",
+    "POST /auth/register",
+    "POST /auth/login",
+    "POST /auth/refresh",
+    "POST /auth/logout",
+    "GET /.well-known/jwks.json",
+    "GET /.well-known/openid-configuration",
+];
+
 /// A password every rule accepts.
 pub const STRONG_PASSWORD: &str = "violet-otter-juggles-42-plums";
 

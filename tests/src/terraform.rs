@@ -1,6 +1,8 @@
 //! What `terraform show -json` says was applied: every managed resource,
 //! modules included, for the tests that read an applied state.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 /// Every resource of a `terraform show -json` document, modules included.
@@ -36,9 +38,30 @@ impl State {
             .map(|r| &r["values"])
     }
 
+    /// The Lambda of `function`, by its `<name>-<function>` suffix.
+    pub fn lambda(&self, function: &str) -> &Value {
+        let suffix = format!("-{function}");
+        let found: Vec<&Value> = self
+            .of_type("aws_lambda_function")
+            .filter(|f| f["function_name"].as_str().unwrap().ends_with(&suffix))
+            .collect();
+        assert_eq!(found.len(), 1, "one Lambda for {function}");
+        found[0]
+    }
+
     pub fn one(&self, kind: &str, key: &str, value: &str) -> &Value {
         let found: Vec<&Value> = self.of_type(kind).filter(|r| r[key] == value).collect();
         assert_eq!(found.len(), 1, "one {kind} with {key} = {value}: {found:?}");
         found[0]
     }
+}
+
+/// A Lambda's environment variables.
+pub fn environment(lambda: &Value) -> BTreeMap<String, String> {
+    lambda["environment"][0]["variables"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect()
 }

@@ -13,23 +13,9 @@ use std::collections::HashMap;
 
 use flux_local::runtime_api::{s3_event, Outcome};
 use flux_tests::lambda::Running;
-use flux_tests::terraform::State;
+use flux_tests::terraform::{self, State};
 use flux_tests::TestDb;
 use serde_json::{json, Value};
-
-fn applied_environment(state: &State, function: &str) -> HashMap<String, String> {
-    let suffix = format!("-{function}");
-    let lambda = state
-        .of_type("aws_lambda_function")
-        .find(|f| f["function_name"].as_str().unwrap().ends_with(&suffix))
-        .unwrap_or_else(|| panic!("no Lambda for {function} in the applied state"));
-    lambda["environment"][0]["variables"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-        .collect()
-}
 
 fn master_username(state: &State) -> String {
     let db = state
@@ -78,7 +64,9 @@ async fn the_binaries_serve_on_the_applied_environment() {
         other => panic!("a TCP test database, not {other:?}"),
     };
     let environment = |function: &str| {
-        let mut vars = applied_environment(&state, function);
+        let mut vars: HashMap<String, String> = terraform::environment(state.lambda(function))
+            .into_iter()
+            .collect();
         // The overrides, and nothing else: where the database and AWS are.
         for (k, v) in [
             ("DB_HOST", host.clone()),
@@ -146,15 +134,7 @@ async fn the_binaries_serve_on_the_applied_environment() {
     assert!(stored.secret_string().unwrap().contains(&kid));
 
     let auth = Running::ready("auth", &environment("auth")).await;
-    let register = json!({"email": "applied@example.com", "password": "a long enough password 1",
-                          "restaurant_name": "Applied"});
-    let (status, body) = auth
-        .http("POST", "/auth/register", None, Some(register))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let token = body["access_token"].as_str().unwrap().to_string();
-    let (status, me) = auth.http("GET", "/auth/me", Some(&token), None).await;
-    assert_eq!(status, 200, "{me}");
+    let (token, me) = auth.sign_up("applied@example.com", "Applied").await;
 
     let uploads = Running::ready("data-upload", &environment("data-upload")).await;
     let csv = "order_id,ordered_at,item,quantity,unit_price\nA1,2026-01-29 20:00,Soup,2,4.50\n";

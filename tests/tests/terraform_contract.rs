@@ -13,19 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use flux_shared::routes::Route;
-use flux_tests::terraform::State;
+use flux_tests::terraform::{environment, State};
 use serde_json::Value;
-
-/// The routes anyone may call (API.md); every other route needs a token.
-const PUBLIC: &[&str] = &[
-    "GET /health",
-    "POST /auth/register",
-    "POST /auth/login",
-    "POST /auth/refresh",
-    "POST /auth/logout",
-    "GET /.well-known/jwks.json",
-    "GET /.well-known/openid-configuration",
-];
 
 struct Function {
     environment: &'static [&'static str],
@@ -187,37 +176,13 @@ fn states() -> Vec<(String, State)> {
     states
 }
 
-/// The Lambda of `function` in an applied state, by its `<name>-<function>` suffix.
-fn lambda<'a>(state: &'a State, function: &str) -> &'a Value {
-    let found: Vec<&Value> = state
-        .of_type("aws_lambda_function")
-        .filter(|f| {
-            f["function_name"]
-                .as_str()
-                .unwrap()
-                .ends_with(&format!("-{function}"))
-        })
-        .collect();
-    assert_eq!(found.len(), 1, "one Lambda for {function}");
-    found[0]
-}
-
-fn environment(lambda: &Value) -> BTreeMap<String, String> {
-    lambda["environment"][0]["variables"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-        .collect()
-}
-
 #[test]
 fn each_function_gets_exactly_the_environment_its_code_reads() {
     for (env, state) in states() {
         let lambdas: Vec<&Value> = state.of_type("aws_lambda_function").collect();
         assert_eq!(lambdas.len(), functions().len(), "{env}");
         for (name, function) in functions() {
-            let set: BTreeSet<String> = environment(lambda(&state, name)).into_keys().collect();
+            let set: BTreeSet<String> = environment(state.lambda(name)).into_keys().collect();
             let read: BTreeSet<String> =
                 function.environment.iter().map(|s| s.to_string()).collect();
             assert_eq!(
@@ -245,7 +210,7 @@ fn each_function_may_read_exactly_the_secrets_its_variables_name() {
         }
         let mut readers: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
         for (name, _) in functions() {
-            let lambda = lambda(&state, name);
+            let lambda = state.lambda(name);
             let named: BTreeSet<String> = environment(lambda)
                 .into_iter()
                 .filter(|(k, _)| k.ends_with("_SECRET_ID"))
@@ -266,9 +231,9 @@ fn each_function_may_read_exactly_the_secrets_its_variables_name() {
             );
         }
         // Who reads what: the owner and the signing keys stay narrow.
-        let owner = &environment(lambda(&state, "migrate"))["DB_OWNER_SECRET_ID"];
+        let owner = &environment(state.lambda("migrate"))["DB_OWNER_SECRET_ID"];
         assert_eq!(readers[owner], BTreeSet::from(["migrate"]), "{env}");
-        let signing = &environment(lambda(&state, "auth"))["AUTH_KEYS_SECRET_ID"];
+        let signing = &environment(state.lambda("auth"))["AUTH_KEYS_SECRET_ID"];
         assert_eq!(
             readers[signing],
             BTreeSet::from(["auth", "migrate"]),
@@ -292,7 +257,7 @@ fn each_role_allows_what_its_function_does_and_no_more() {
         );
         let outside = format!("arn:aws:s3:::{bucket}/elsewhere/x.csv");
         for (name, _) in functions() {
-            let lambda = lambda(&state, name);
+            let lambda = state.lambda(name);
             let policy = policy_of(&state, lambda["role"].as_str().unwrap());
             let key = lambda["kms_key_arn"].as_str().unwrap();
             // moto does not echo logging_config back; Lambda's default is the same name.
@@ -429,7 +394,7 @@ fn api_gateway_routes_what_the_code_serves_authorized_where_the_api_is_not_publi
             let alias = state.one(
                 "aws_lambda_alias",
                 "function_name",
-                lambda(&state, name)["function_name"].as_str().unwrap(),
+                state.lambda(name)["function_name"].as_str().unwrap(),
             );
             for route in function.routes {
                 let key = route.key();
@@ -440,7 +405,7 @@ fn api_gateway_routes_what_the_code_serves_authorized_where_the_api_is_not_publi
                     uri.contains(alias["arn"].as_str().unwrap()),
                     "{env}: {key} goes to {uri}, not {name}'s live alias"
                 );
-                let expected = if PUBLIC.contains(&key.as_str()) {
+                let expected = if flux_tests::PUBLIC_ROUTES.contains(&key.as_str()) {
                     "NONE"
                 } else {
                     "JWT"
@@ -455,7 +420,7 @@ fn api_gateway_routes_what_the_code_serves_authorized_where_the_api_is_not_publi
             "{env}: routed but served by nothing: {extra:?}"
         );
         // The authorizer trusts the issuer and audience the functions sign for.
-        let auth_env = environment(lambda(&state, "auth"));
+        let auth_env = environment(state.lambda("auth"));
         for authorizer in state.of_type("aws_apigatewayv2_authorizer") {
             let jwt = &authorizer["jwt_configuration"][0];
             assert_eq!(jwt["issuer"], auth_env["AUTH_ISSUER"].as_str(), "{env}");
@@ -513,7 +478,7 @@ fn timeouts_alarms_keys_and_recovery_are_as_the_review_fixed_them() {
     for (env, state) in states() {
         // A statement ends before its Lambda is killed.
         for (name, _) in functions() {
-            let lambda = lambda(&state, name);
+            let lambda = state.lambda(name);
             let timeout_ms = lambda["timeout"].as_u64().unwrap() * 1000;
             if let Some(statement) = environment(lambda).get("DB_STATEMENT_TIMEOUT_MS") {
                 let statement: u64 = statement.parse().unwrap();
@@ -526,7 +491,7 @@ fn timeouts_alarms_keys_and_recovery_are_as_the_review_fixed_them() {
         // The proxy gives up on a connection before an API function's Lambda does.
         let api_timeout_s = ["auth", "data-upload", "sales", "health"]
             .iter()
-            .map(|f| lambda(&state, f)["timeout"].as_u64().unwrap())
+            .map(|f| state.lambda(f)["timeout"].as_u64().unwrap())
             .min()
             .unwrap();
         for group in state.of_type("aws_db_proxy_default_target_group") {

@@ -62,19 +62,8 @@ async fn migrate_then_the_api_functions_serve_as_lambda_runs_them() {
     );
 
     let auth = Running::ready("auth", &env(flux_auth::ENVIRONMENT)).await;
-    let register = json!({"email": "lambda@example.com", "password": "a long enough password 1",
-                          "restaurant_name": "Runtime Bistro"});
-    let (status, body) = auth
-        .http("POST", "/auth/register", None, Some(register))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let token = body["access_token"].as_str().unwrap().to_string();
-    let (status, me) = auth.http("GET", "/auth/me", Some(&token), None).await;
-    assert_eq!(
-        (status, me["restaurant"]["name"].as_str()),
-        (200, Some("Runtime Bistro")),
-        "{me}"
-    );
+    let (token, me) = auth.sign_up("lambda@example.com", "Runtime Bistro").await;
+    assert_eq!(me["restaurant"]["name"], "Runtime Bistro", "{me}");
     let (status, jwks) = auth.http("GET", "/.well-known/jwks.json", None, None).await;
     assert_eq!(status, 200);
     assert_eq!(jwks["keys"][0]["kid"], outcome["active_kid"]);

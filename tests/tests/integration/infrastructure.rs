@@ -90,17 +90,6 @@ fn api_gateway_routes_match_the_handlers_exactly() {
     }
 }
 
-/// The routes anyone may call (API.md); every other route needs a token.
-const PUBLIC: &[&str] = &[
-    "GET /health",
-    "POST /auth/register",
-    "POST /auth/login",
-    "POST /auth/refresh",
-    "POST /auth/logout",
-    "GET /.well-known/jwks.json",
-    "GET /.well-known/openid-configuration",
-];
-
 #[test]
 fn routes_are_authorized_exactly_where_the_api_is_not_public() {
     let routes = terraform_locals()["routes"].clone();
@@ -108,7 +97,7 @@ fn routes_are_authorized_exactly_where_the_api_is_not_public() {
         .values()
         .flat_map(|r| r.iter().map(Route::key))
     {
-        let public = PUBLIC.contains(&key.as_str());
+        let public = flux_tests::PUBLIC_ROUTES.contains(&key.as_str());
         assert_eq!(
             routes[&key]["authorized"],
             !public,
