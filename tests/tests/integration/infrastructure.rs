@@ -145,34 +145,21 @@ fn each_function_gets_the_secrets_its_environment_names() {
     }
 }
 
+/// A state built, or why not.
+fn started<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<(), String> {
+    built.map(drop).map_err(|e| e.to_string())
+}
+
 /// What each function's `main.rs` builds, from `vars` only.
 async fn start(name: &str, vars: &Recording<HashMap<String, String>>) -> Result<(), String> {
     let secrets = Arc::new(Secrets::from_env(vars).await.map_err(|e| e.to_string())?);
     let started = match name {
-        "auth" => flux_auth::AuthState::from_env(vars, &secrets)
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "csv-ingest" => flux_csv_ingest::IngestState::from_env(vars, &secrets)
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "data-upload" => flux_data_upload::UploadState::from_env(vars, &secrets)
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "health" => flux_health::HealthState::from_env(vars, &secrets)
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "migrate" => flux_migrate::Migrator::from_env(vars, &secrets)
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string()),
-        "sales" => flux_sales::SalesState::from_env(vars, &secrets)
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string()),
+        "auth" => started(flux_auth::AuthState::from_env(vars, &secrets).await),
+        "csv-ingest" => started(flux_csv_ingest::IngestState::from_env(vars, &secrets).await),
+        "data-upload" => started(flux_data_upload::UploadState::from_env(vars, &secrets).await),
+        "health" => started(flux_health::HealthState::from_env(vars, &secrets).await),
+        "migrate" => started(flux_migrate::Migrator::from_env(vars, &secrets).await),
+        "sales" => started(flux_sales::SalesState::from_env(vars, &secrets).await),
         other => panic!("unknown function {other}"),
     };
     started

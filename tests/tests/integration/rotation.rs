@@ -91,6 +91,14 @@ async fn call_auth(state: &AuthState, req: Request) -> (u16, Value) {
     (status, body)
 }
 
+async fn register(state: &AuthState, email: &str, restaurant: &str) {
+    let body = json!({"email": email, "password": "a long enough password 1",
+                      "restaurant_name": restaurant});
+    let (status, reply) =
+        call_auth(state, request("POST", "/auth/register", None, Some(body))).await;
+    assert_eq!(status, 201, "{reply}");
+}
+
 async fn sign_in(state: &AuthState, email: &str) -> String {
     let body = json!({"email": email, "password": "a long enough password 1"});
     let (status, reply) = call_auth(state, request("POST", "/auth/login", None, Some(body))).await;
@@ -135,14 +143,7 @@ async fn signing_keys_rotate_under_warm_containers_without_signing_anyone_out() 
     let sales_fn = SalesState::from_env(&deployed.vars, &deployed.secrets)
         .await
         .unwrap();
-    let register = json!({"email": "ana@example.com", "password": "a long enough password 1",
-                          "restaurant_name": "Chez Ana"});
-    let (status, _) = call_auth(
-        &auth,
-        request("POST", "/auth/register", None, Some(register)),
-    )
-    .await;
-    assert_eq!(status, 201);
+    register(&auth, "ana@example.com", "Chez Ana").await;
     let old = sign_in(&auth, "ana@example.com").await;
     assert_eq!(kid(&old), original);
 
@@ -202,14 +203,7 @@ async fn the_app_password_rotates_while_warm_pools_keep_working() {
     let auth = AuthState::from_env(&deployed.vars, &deployed.secrets)
         .await
         .unwrap();
-    let register = json!({"email": "bo@example.com", "password": "a long enough password 1",
-                          "restaurant_name": "Bo's"});
-    let (status, _) = call_auth(
-        &auth,
-        request("POST", "/auth/register", None, Some(register)),
-    )
-    .await;
-    assert_eq!(status, 201);
+    register(&auth, "bo@example.com", "Bo's").await;
     let token = sign_in(&auth, "bo@example.com").await;
 
     let superuser = flux_tests::connect(&deployed.cluster.superuser_url("flux")).await;
